@@ -1,0 +1,168 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/apache/iceberg-go"
+	icecat "github.com/apache/iceberg-go/catalog"
+	sqlcat "github.com/apache/iceberg-go/catalog/sql"
+	"github.com/apache/iceberg-go/table"
+	_ "modernc.org/sqlite" // pure-Go SQLite driver for the embedded catalog
+
+	"github.com/cdcmerge/cdcmerge/reader"
+)
+
+// SummaryCheckpoint is the snapshot summary property holding the checkpoint.
+const SummaryCheckpoint = "cdcmerge.checkpoint"
+
+// Config says which catalog to open.
+type Config struct {
+	// Type is "sql" (the default).
+	Type string
+	// Name is the catalog name recorded in the SQL catalog's rows.
+	Name string
+	// URI is the database: a SQLite file path or file: URI for sql.
+	// Empty means <Warehouse>/catalog.db.
+	URI string
+	// Warehouse is the root under which new tables are created.
+	Warehouse string
+}
+
+// Open opens the catalog described by cfg.
+func Open(ctx context.Context, cfg Config) (icecat.Catalog, error) {
+	switch cfg.Type {
+	case "", "sql":
+		return openSQL(cfg)
+	}
+	return nil, fmt.Errorf("catalog type %q is not supported: use sql", cfg.Type)
+}
+
+// WarehouseLocation turns a warehouse setting into a location URI: local
+// paths become absolute file:// URIs; URIs with a scheme are kept.
+func WarehouseLocation(w string) (string, error) {
+	if w == "" {
+		return "", errors.New("no warehouse given: set --warehouse")
+	}
+	if strings.Contains(w, "://") {
+		return strings.TrimRight(w, "/"), nil
+	}
+	abs, err := filepath.Abs(w)
+	if err != nil {
+		return "", err
+	}
+	return "file://" + filepath.ToSlash(abs), nil
+}
+
+func openSQL(cfg Config) (icecat.Catalog, error) {
+	loc, err := WarehouseLocation(cfg.Warehouse)
+	if err != nil {
+		return nil, err
+	}
+	uri := cfg.URI
+	if uri == "" {
+		if !strings.HasPrefix(loc, "file://") {
+			return nil, fmt.Errorf("the embedded SQLite catalog needs a local warehouse or --catalog-uri; warehouse is %s", loc)
+		}
+		dir := strings.TrimPrefix(loc, "file://")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("creating warehouse %s: %w", dir, err)
+		}
+		uri = filepath.Join(dir, "catalog.db")
+	}
+	dsn := sqliteDSN(uri)
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening catalog database %s: %w", uri, err)
+	}
+	name := cfg.Name
+	if name == "" {
+		name = "cdcmerge"
+	}
+	cat, err := sqlcat.NewCatalog(name, db, sqlcat.SQLite, iceberg.Properties{"warehouse": loc})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening SQL catalog %s: %w", uri, err)
+	}
+	return cat, nil
+}
+
+// sqliteDSN adds the pragmas that let two processes share the file: WAL and
+// a busy timeout, so a concurrent writer waits instead of failing at once.
+func sqliteDSN(uri string) string {
+	path := strings.TrimPrefix(uri, "file:")
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Ident parses "ns.table" (the last dot separates the table name).
+func Ident(name string) (table.Identifier, error) {
+	i := strings.LastIndex(name, ".")
+	if i <= 0 || i == len(name)-1 {
+		return nil, fmt.Errorf("table name %q must be <namespace>.<table>", name)
+	}
+	return table.Identifier{name[:i], name[i+1:]}, nil
+}
+
+// LoadTable returns the table, or nil (and no error) if it does not exist.
+func LoadTable(ctx context.Context, cat icecat.Catalog, ident table.Identifier) (*table.Table, error) {
+	tbl, err := cat.LoadTable(ctx, ident)
+	if errors.Is(err, icecat.ErrNoSuchTable) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading table %s: %w", strings.Join(ident, "."), err)
+	}
+	return tbl, nil
+}
+
+// CreateTable creates the namespace if needed and then the table.
+func CreateTable(ctx context.Context, cat icecat.Catalog, ident table.Identifier, sc *iceberg.Schema, props iceberg.Properties) (*table.Table, error) {
+	ns := icecat.NamespaceFromIdent(ident)
+	if err := cat.CreateNamespace(ctx, ns, nil); err != nil && !errors.Is(err, icecat.ErrNamespaceAlreadyExists) {
+		return nil, fmt.Errorf("creating namespace %s: %w", strings.Join(ns, "."), err)
+	}
+	tbl, err := cat.CreateTable(ctx, ident, sc, icecat.WithProperties(props))
+	if errors.Is(err, icecat.ErrTableAlreadyExists) {
+		// Another writer created it first: use theirs.
+		return cat.LoadTable(ctx, ident)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("creating table %s: %w", strings.Join(ident, "."), err)
+	}
+	return tbl, nil
+}
+
+// CheckpointOf returns the checkpoint of the newest snapshot that carries
+// one, or the zero checkpoint if no snapshot does.
+func CheckpointOf(tbl *table.Table) (reader.Checkpoint, error) {
+	if tbl == nil {
+		return reader.Checkpoint{}, nil
+	}
+	meta := tbl.Metadata()
+	for s := tbl.CurrentSnapshot(); s != nil; {
+		if s.Summary != nil {
+			if v, ok := s.Summary.Properties[SummaryCheckpoint]; ok {
+				c, err := reader.DecodeCheckpoint(v)
+				if err != nil {
+					return reader.Checkpoint{}, fmt.Errorf("table %s, snapshot %d: %w", strings.Join(tbl.Identifier(), "."), s.SnapshotID, err)
+				}
+				return c, nil
+			}
+		}
+		if s.ParentSnapshotID == nil {
+			break
+		}
+		s = meta.SnapshotByID(*s.ParentSnapshotID)
+	}
+	return reader.Checkpoint{}, nil
+}

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is every setting of a run. Precedence: command-line flags, then
+// CDCMERGE_* environment variables, then the config file, then defaults.
+type Config struct {
+	Source          string                 `yaml:"source"`
+	Warehouse       string                 `yaml:"warehouse"`
+	Catalog         string                 `yaml:"catalog"`
+	CatalogURI      string                 `yaml:"catalog_uri"`
+	CatalogName     string                 `yaml:"catalog_name"`
+	TimestampColumn string                 `yaml:"timestamp_column"`
+	BatchBytes      int64                  `yaml:"batch_bytes"`
+	BatchFiles      int                    `yaml:"batch_files"`
+	Select          []string               `yaml:"select"`
+	Output          string                 `yaml:"output"`
+	LogLevel        string                 `yaml:"log_level"`
+	Tables          map[string]TableConfig `yaml:"tables"`
+}
+
+// TableConfig holds the settings of one source table, keyed by its DMS
+// name schema.table.
+type TableConfig struct {
+	Key             []string `yaml:"key"`
+	Target          string   `yaml:"target"`
+	TimestampColumn string   `yaml:"timestamp_column"`
+}
+
+// settingDocs documents every setting once; the README table is checked
+// against it by a test.
+var settingDocs = []struct{ Flag, Env, YAML, Doc string }{
+	{"--source", "CDCMERGE_SOURCE", "source", "DMS bucket folder root holding <schema>/<table>/ folders (a local folder)"},
+	{"--warehouse", "CDCMERGE_WAREHOUSE", "warehouse", "Iceberg warehouse root; new tables are created under it"},
+	{"--catalog", "CDCMERGE_CATALOG", "catalog", "catalog type: sql (default; SQLite at <warehouse>/catalog.db)"},
+	{"--catalog-uri", "CDCMERGE_CATALOG_URI", "catalog_uri", "catalog database (sql: SQLite file path); default <warehouse>/catalog.db"},
+	{"--catalog-name", "CDCMERGE_CATALOG_NAME", "catalog_name", "catalog name stored in the SQL catalog rows (default cdcmerge)"},
+	{"--key", "CDCMERGE_KEY", "tables.<t>.key", "key columns of a table: schema.table=col[,col...]; repeat the flag per table (env: ';' between tables)"},
+	{"--tables", "CDCMERGE_TABLES", "select", "only the tables matching these globs on schema.table, comma-separated (default all)"},
+	{"--timestamp-column", "CDCMERGE_TIMESTAMP_COLUMN", "timestamp_column", "the DMS TimestampColumnName (default commit_ts when the table has it)"},
+	{"--batch-bytes", "CDCMERGE_BATCH_BYTES", "batch_bytes", "input bytes per commit (default 268435456); bounds memory"},
+	{"--batch-files", "CDCMERGE_BATCH_FILES", "batch_files", "input files per commit (default 500)"},
+	{"--output", "CDCMERGE_OUTPUT", "output", "text (default) or json"},
+	{"--log-level", "CDCMERGE_LOG_LEVEL", "log_level", "error, warn, info (default) or debug; logs are JSON lines on stderr"},
+	{"--config", "CDCMERGE_CONFIG", "", "YAML file with any of these settings, and per-table key, target and timestamp_column under tables:"},
+}
+
+type keyFlags map[string][]string
+
+func (k keyFlags) String() string { return "" }
+func (k keyFlags) Set(v string) error {
+	t, cols, ok := strings.Cut(v, "=")
+	if !ok || t == "" || cols == "" {
+		return fmt.Errorf("--key wants schema.table=col[,col...], got %q", v)
+	}
+	for _, c := range strings.Split(cols, ",") {
+		c = strings.TrimSpace(c)
+		if c == "" {
+			return fmt.Errorf("--key %q has an empty column name", v)
+		}
+		k[t] = append(k[t], c)
+	}
+	return nil
+}
+
+// usageError is a mistake in how cdcmerge was called (exit code 2).
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
+
+// loadConfig builds the Config from the flag set (already parsed), the
+// environment and the config file.
+func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath string, tablesFlag string) (*Config, error) {
+	cfg := &Config{}
+	if configPath == "" {
+		configPath = os.Getenv("CDCMERGE_CONFIG")
+	}
+	if configPath != "" {
+		b, err := os.ReadFile(configPath)
+		if err != nil {
+			return nil, usagef("reading config file: %v", err)
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(b)))
+		dec.KnownFields(true)
+		if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+			return nil, usagef("config file %s: %v", configPath, err)
+		}
+	}
+	if cfg.Tables == nil {
+		cfg.Tables = map[string]TableConfig{}
+	}
+	env := func(name string, dst *string) {
+		if v := os.Getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	env("CDCMERGE_SOURCE", &cfg.Source)
+	env("CDCMERGE_WAREHOUSE", &cfg.Warehouse)
+	env("CDCMERGE_CATALOG", &cfg.Catalog)
+	env("CDCMERGE_CATALOG_URI", &cfg.CatalogURI)
+	env("CDCMERGE_CATALOG_NAME", &cfg.CatalogName)
+	env("CDCMERGE_TIMESTAMP_COLUMN", &cfg.TimestampColumn)
+	env("CDCMERGE_OUTPUT", &cfg.Output)
+	env("CDCMERGE_LOG_LEVEL", &cfg.LogLevel)
+	if v := os.Getenv("CDCMERGE_TABLES"); v != "" {
+		cfg.Select = splitList(v)
+	}
+	if v := os.Getenv("CDCMERGE_BATCH_BYTES"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, usagef("CDCMERGE_BATCH_BYTES=%q is not a number", v)
+		}
+		cfg.BatchBytes = n
+	}
+	if v := os.Getenv("CDCMERGE_BATCH_FILES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, usagef("CDCMERGE_BATCH_FILES=%q is not a number", v)
+		}
+		cfg.BatchFiles = n
+	}
+	if v := os.Getenv("CDCMERGE_KEY"); v != "" {
+		envKeys := keyFlags{}
+		for _, part := range strings.Split(v, ";") {
+			if strings.TrimSpace(part) == "" {
+				continue
+			}
+			if err := envKeys.Set(strings.TrimSpace(part)); err != nil {
+				return nil, usagef("CDCMERGE_KEY: %v", err)
+			}
+		}
+		mergeKeys(cfg, envKeys)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	str := func(name string, dst *string, v string) {
+		if set[name] {
+			*dst = v
+		}
+	}
+	str("source", &cfg.Source, flagVals.Source)
+	str("warehouse", &cfg.Warehouse, flagVals.Warehouse)
+	str("catalog", &cfg.Catalog, flagVals.Catalog)
+	str("catalog-uri", &cfg.CatalogURI, flagVals.CatalogURI)
+	str("catalog-name", &cfg.CatalogName, flagVals.CatalogName)
+	str("timestamp-column", &cfg.TimestampColumn, flagVals.TimestampColumn)
+	str("output", &cfg.Output, flagVals.Output)
+	str("log-level", &cfg.LogLevel, flagVals.LogLevel)
+	if set["batch-bytes"] {
+		cfg.BatchBytes = flagVals.BatchBytes
+	}
+	if set["batch-files"] {
+		cfg.BatchFiles = flagVals.BatchFiles
+	}
+	if set["tables"] {
+		cfg.Select = splitList(tablesFlag)
+	}
+	mergeKeys(cfg, keys)
+	if cfg.Output == "" {
+		cfg.Output = "text"
+	}
+	if cfg.Output != "text" && cfg.Output != "json" {
+		return nil, usagef("--output must be text or json, got %q", cfg.Output)
+	}
+	for _, g := range cfg.Select {
+		if _, err := path.Match(g, "x"); err != nil {
+			return nil, usagef("--tables pattern %q is not a valid glob", g)
+		}
+	}
+	return cfg, nil
+}
+
+
+func mergeKeys(cfg *Config, keys keyFlags) {
+	names := make([]string, 0, len(keys))
+	for t := range keys {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	for _, t := range names {
+		tc := cfg.Tables[t]
+		tc.Key = keys[t]
+		cfg.Tables[t] = tc
+	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// selected reports whether DMS table name (schema.table) passes --tables.
+func (c *Config) selected(name string) bool {
+	if len(c.Select) == 0 {
+		return true
+	}
+	for _, g := range c.Select {
+		if ok, _ := path.Match(g, name); ok {
+			return true
+		}
+	}
+	return false
+}

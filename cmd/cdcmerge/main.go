@@ -1,0 +1,74 @@
+// Command cdcmerge merges AWS DMS S3 output into Iceberg tables.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `cdcmerge merges AWS DMS output (full load + CDC files) into Iceberg tables.
+
+Usage:
+  cdcmerge run    --source DIR --warehouse DIR [--key schema.table=col,...] [flags]
+  cdcmerge status --source DIR --warehouse DIR [flags]
+  cdcmerge gen    --out DIR [--rows N --changes N ...]
+  cdcmerge demo   [--dir DIR]      generate sample data, merge it, print the tables
+
+Run "cdcmerge <command> -h" for the flags of a command.
+Exit codes: 0 done, 1 failed, 2 bad usage.
+`
+
+func main() {
+	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func realMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "run":
+		err = cmdRun(ctx, args[1:], stdout, stderr)
+	case "status":
+		err = cmdStatus(ctx, args[1:], stdout, stderr)
+	case "gen":
+		err = cmdGen(ctx, args[1:], stdout, stderr)
+	case "demo":
+		err = cmdDemo(ctx, args[1:], stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "cdcmerge: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	var ue *usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "cdcmerge: %v\n", err)
+		return 2
+	case errors.Is(err, errFlagHelp):
+		return 0
+	case errors.Is(err, errReported):
+		return 1
+	default:
+		fmt.Fprintf(stderr, "cdcmerge: %v\n", err)
+		return 1
+	}
+}
+
+// errReported means the failure was already printed (per table).
+var errReported = errors.New("failed")
+
+var errFlagHelp = errors.New("help shown")

@@ -1,0 +1,382 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	icecat "github.com/apache/iceberg-go/catalog"
+	"github.com/mattn/go-isatty"
+
+	"github.com/cdcmerge/cdcmerge/catalog"
+	"github.com/cdcmerge/cdcmerge/merge"
+	"github.com/cdcmerge/cdcmerge/reader"
+)
+
+// commonFlags registers the settings shared by run and status.
+func commonFlags(name string, stderr io.Writer) (*flag.FlagSet, *Config, keyFlags, *string, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	v := &Config{}
+	keys := keyFlags{}
+	var configPath, tables string
+	fs.StringVar(&v.Source, "source", "", "DMS bucket folder root")
+	fs.StringVar(&v.Warehouse, "warehouse", "", "Iceberg warehouse root")
+	fs.StringVar(&v.Catalog, "catalog", "", "catalog type: sql")
+	fs.StringVar(&v.CatalogURI, "catalog-uri", "", "catalog database (default <warehouse>/catalog.db)")
+	fs.StringVar(&v.CatalogName, "catalog-name", "", "catalog name (default cdcmerge)")
+	fs.Var(keys, "key", "schema.table=col[,col...] (repeatable)")
+	fs.StringVar(&tables, "tables", "", "globs on schema.table, comma-separated")
+	fs.StringVar(&v.TimestampColumn, "timestamp-column", "", "DMS TimestampColumnName (default commit_ts if present)")
+	fs.Int64Var(&v.BatchBytes, "batch-bytes", 0, "input bytes per commit")
+	fs.IntVar(&v.BatchFiles, "batch-files", 0, "input files per commit")
+	fs.StringVar(&v.Output, "output", "", "text or json")
+	fs.StringVar(&v.LogLevel, "log-level", "", "error, warn, info or debug")
+	fs.StringVar(&configPath, "config", "", "YAML config file")
+	return fs, v, keys, &configPath, &tables
+}
+
+func parseCommon(name string, args []string, stderr io.Writer) (*Config, error) {
+	fs, v, keys, configPath, tables := commonFlags(name, stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, errFlagHelp
+		}
+		return nil, &usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return nil, usagef("unexpected argument %q", fs.Arg(0))
+	}
+	cfg, err := loadConfig(fs, keys, v, *configPath, *tables)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Source == "" {
+		return nil, usagef("--source is required (the DMS bucket folder root)")
+	}
+	if cfg.Warehouse == "" {
+		return nil, usagef("--warehouse is required (the Iceberg warehouse root)")
+	}
+	return cfg, nil
+}
+
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	switch strings.ToLower(level) {
+	case "", "info":
+		l = slog.LevelInfo
+	case "debug":
+		l = slog.LevelDebug
+	case "warn":
+		l = slog.LevelWarn
+	case "error":
+		l = slog.LevelError
+	default:
+		return nil, usagef("--log-level must be error, warn, info or debug, got %q", level)
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// tableJob is one source table and where it goes.
+type tableJob struct {
+	files  reader.TableFiles
+	target string
+	cfg    TableConfig
+}
+
+func planJobs(ctx context.Context, cfg *Config, src reader.Source, log *slog.Logger) ([]tableJob, error) {
+	tables, ignored, err := reader.Discover(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	for _, ig := range ignored {
+		log.Warn("file ignored", "path", ig.Path, "reason", ig.Reason)
+	}
+	var jobs []tableJob
+	for _, t := range tables {
+		name := t.Ident()
+		if !cfg.selected(name) {
+			continue
+		}
+		tc := cfg.Tables[name]
+		target := tc.Target
+		if target == "" {
+			target = name
+		}
+		jobs = append(jobs, tableJob{files: t, target: target, cfg: tc})
+	}
+	for name := range cfg.Tables {
+		found := false
+		for _, t := range tables {
+			if t.Ident() == name {
+				found = true
+			}
+		}
+		if !found {
+			log.Warn("configured table has no files in the source", "table", name)
+		}
+	}
+	return jobs, nil
+}
+
+func openCatalog(ctx context.Context, cfg *Config) (icecat.Catalog, error) {
+	return catalog.Open(ctx, catalog.Config{Type: cfg.Catalog, Name: cfg.CatalogName, URI: cfg.CatalogURI, Warehouse: cfg.Warehouse})
+}
+
+type tableResult struct {
+	merge.Stats
+	Error string `json:"error,omitempty"`
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseCommon("run", args, stderr)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg.LogLevel, stderr)
+	if err != nil {
+		return err
+	}
+	src := reader.DirSource{Root: cfg.Source}
+	cat, err := openCatalog(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	jobs, err := planJobs(ctx, cfg, src, log)
+	if err != nil {
+		return err
+	}
+	if len(jobs) == 0 {
+		log.Warn("no tables found in the source", "source", src.String())
+	}
+	tty := false
+	if f, ok := stderr.(*os.File); ok && cfg.Output == "text" {
+		tty = isatty.IsTerminal(f.Fd())
+	}
+	var results []tableResult
+	failed := 0
+	for _, j := range jobs {
+		res := tableResult{}
+		ident, err := catalog.Ident(j.target)
+		if err == nil {
+			for _, part := range ident {
+				if err = reader.ValidateName("target", part); err != nil {
+					break
+				}
+			}
+		}
+		if err == nil {
+			opt := merge.Options{
+				Key:             j.cfg.Key,
+				TimestampColumn: firstNonEmpty(j.cfg.TimestampColumn, cfg.TimestampColumn),
+				BatchBytes:      cfg.BatchBytes,
+				BatchFiles:      cfg.BatchFiles,
+				Log:             log,
+			}
+			if tty {
+				opt.Progress = progressBar(stderr)
+			}
+			res.Stats, err = merge.Table(ctx, cat, src, j.files, ident, opt)
+			if tty {
+				fmt.Fprint(stderr, "\r\033[K")
+			}
+		}
+		res.Table = j.target
+		if err != nil {
+			failed++
+			res.Error = err.Error()
+			log.Error("table failed", "table", j.target, "error", err.Error())
+		} else {
+			log.Info("table done", "table", j.target, "files", res.Files, "inserted", res.Inserted, "updated", res.Updated, "deleted", res.Deleted, "commits", res.Commits)
+		}
+		results = append(results, res)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if cfg.Output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(map[string]any{"tables": results, "failed": failed}); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range results {
+			fmt.Fprintln(stdout, summaryLine(r))
+		}
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("stopped by signal: %w", ctx.Err())
+	}
+	if failed > 0 {
+		return errReported
+	}
+	return nil
+}
+
+func summaryLine(r tableResult) string {
+	if r.Error != "" {
+		return fmt.Sprintf("%s: FAILED: %s", r.Table, r.Error)
+	}
+	if r.Files == 0 {
+		return fmt.Sprintf("%s: up to date (checkpoint %s)", r.Table, checkpointText(r.Checkpoint))
+	}
+	return fmt.Sprintf("%s: %d files, %d rows read, %d inserted, %d updated, %d deleted, %d commits, %.2fs (checkpoint %s)",
+		r.Table, r.Files, r.Rows, r.Inserted, r.Updated, r.Deleted, r.Commits, r.Seconds, checkpointText(r.Checkpoint))
+}
+
+func checkpointText(c reader.Checkpoint) string {
+	switch {
+	case c.CDCLast != "":
+		return c.CDCLast
+	case c.LoadLast != "":
+		return c.LoadLast
+	}
+	return "none"
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func progressBar(w io.Writer) func(merge.Progress) {
+	return func(p merge.Progress) {
+		const width = 30
+		frac := 0.0
+		if p.TotalBytes > 0 {
+			frac = float64(p.Bytes) / float64(p.TotalBytes)
+		}
+		n := int(frac * width)
+		fmt.Fprintf(w, "\r\033[K%s [%s%s] %d/%d files", p.Table, strings.Repeat("#", n), strings.Repeat(" ", width-n), p.Files, p.TotalFiles)
+	}
+}
+
+func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseCommon("status", args, stderr)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg.LogLevel, stderr)
+	if err != nil {
+		return err
+	}
+	src := reader.DirSource{Root: cfg.Source}
+	cat, err := openCatalog(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	jobs, err := planJobs(ctx, cfg, src, log)
+	if err != nil {
+		return err
+	}
+	type status struct {
+		Table          string             `json:"table"`
+		Exists         bool               `json:"exists"`
+		Checkpoint     *reader.Checkpoint `json:"checkpoint,omitempty"`
+		PendingFiles   int                `json:"pending_files"`
+		PendingBytes   int64              `json:"pending_bytes"`
+		OldestPending  string             `json:"oldest_pending,omitempty"`
+		OldestAgeSecs  float64            `json:"oldest_pending_age_seconds,omitempty"`
+		Problem        string             `json:"problem,omitempty"`
+		SnapshotID     int64              `json:"snapshot_id,omitempty"`
+		IdentifierCols []string           `json:"key,omitempty"`
+	}
+	var out []status
+	now := time.Now()
+	for _, j := range jobs {
+		s := status{Table: j.target}
+		ident, err := catalog.Ident(j.target)
+		if err != nil {
+			s.Problem = err.Error()
+			out = append(out, s)
+			continue
+		}
+		tbl, err := catalog.LoadTable(ctx, cat, ident)
+		if err != nil {
+			s.Problem = err.Error()
+			out = append(out, s)
+			continue
+		}
+		cp := reader.Checkpoint{}
+		if tbl != nil {
+			s.Exists = true
+			if snap := tbl.CurrentSnapshot(); snap != nil {
+				s.SnapshotID = snap.SnapshotID
+			}
+			for _, id := range tbl.Schema().IdentifierFieldIDs {
+				if f, ok := tbl.Schema().FindFieldByID(id); ok {
+					s.IdentifierCols = append(s.IdentifierCols, f.Name)
+				}
+			}
+			cp, err = catalog.CheckpointOf(tbl)
+			if err != nil {
+				s.Problem = err.Error()
+			}
+			if !cp.IsZero() {
+				s.Checkpoint = &cp
+			}
+		}
+		pending, _, err := reader.Pending(j.files, cp)
+		if err != nil {
+			s.Problem = err.Error()
+		}
+		s.PendingFiles = len(pending)
+		for _, f := range pending {
+			s.PendingBytes += f.Size
+		}
+		if len(pending) > 0 {
+			f := pending[0]
+			s.OldestPending = f.Path
+			s.OldestAgeSecs = now.Sub(changeTime(f)).Round(time.Second).Seconds()
+		}
+		out = append(out, s)
+	}
+	if cfg.Output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"tables": out})
+	}
+	for _, s := range out {
+		line := fmt.Sprintf("%s: ", s.Table)
+		if !s.Exists {
+			line += "not created yet, "
+		}
+		if s.Checkpoint != nil {
+			line += "checkpoint " + checkpointText(*s.Checkpoint) + ", "
+		} else {
+			line += "checkpoint none, "
+		}
+		line += fmt.Sprintf("%d files pending (%d bytes)", s.PendingFiles, s.PendingBytes)
+		if s.OldestPending != "" {
+			line += fmt.Sprintf(", oldest pending change %s old (%s)", time.Duration(s.OldestAgeSecs*float64(time.Second)), s.OldestPending)
+		}
+		if s.Problem != "" {
+			line += ", PROBLEM: " + s.Problem
+		}
+		fmt.Fprintln(stdout, line)
+	}
+	return nil
+}
+
+// changeTime is when the changes of a file were made: the time in a CDC
+// file's name, or the upload time of a LOAD file.
+func changeTime(f reader.File) time.Time {
+	if f.Kind == reader.CDC {
+		if t, err := time.Parse("20060102-150405.000", f.Name[:15]+"."+f.Name[15:18]); err == nil {
+			return t
+		}
+	}
+	return f.ModTime
+}

@@ -1,0 +1,299 @@
+package dedupe
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/cdcmerge/cdcmerge/reader"
+)
+
+// ChangeSeqColumn is the DMS header column that orders changes exactly.
+const ChangeSeqColumn = "AR_H_CHANGE_SEQ"
+
+// Part is one file of a batch, conformed to the table schema.
+type Part struct {
+	Path   string
+	Load   bool
+	Record arrow.RecordBatch
+	Ops    []byte
+}
+
+// Options say how to find keys and order values in the parts' records.
+type Options struct {
+	// Key names the key columns, in key order.
+	Key []string
+	// TimestampColumn is the DMS TimestampColumnName ("" for none).
+	TimestampColumn string
+}
+
+// Result is the latest change per key of a batch.
+type Result struct {
+	// Keys holds the encoded key of every winner; the value says whether
+	// the winner deletes.
+	Keys map[string]bool
+	// FirstKeys holds the distinct encodings of the first key column of the
+	// winners, sorted, for pruning data files by column bounds.
+	FirstKeys []string
+	// Upserts holds the winning I and U rows, in the table schema.
+	Upserts []arrow.RecordBatch
+	// Changes counts the input rows, Deletes the winners that delete.
+	Changes, Deletes int64
+}
+
+// Release frees the upsert records.
+func (r *Result) Release() {
+	for _, u := range r.Upserts {
+		u.Release()
+	}
+	r.Upserts = nil
+}
+
+// IsDelete reports whether the winner for encoded key k deletes.
+func (r *Result) IsDelete(k string) bool { return r.Keys[k] }
+
+// UpsertRows is the number of rows in Upserts.
+func (r *Result) UpsertRows() int64 {
+	var n int64
+	for _, u := range r.Upserts {
+		n += u.NumRows()
+	}
+	return n
+}
+
+type winner struct {
+	part  int32
+	row   int32
+	op    byte
+	load  bool
+	order string
+}
+
+// RowError is a bad row of an input file.
+type RowError = reader.FileError
+
+// Latest computes the latest change per key over parts, which must be in
+// stream order.
+func Latest(ctx context.Context, parts []Part, opt Options, mem memory.Allocator) (*Result, error) {
+	if len(opt.Key) == 0 {
+		return nil, fmt.Errorf("no key columns")
+	}
+	total := 0
+	for _, p := range parts {
+		total += int(p.Record.NumRows())
+	}
+	wins := make(map[string]winner, total)
+	res := &Result{}
+	var buf []byte
+	for pi, p := range parts {
+		rec := p.Record
+		idx, err := columnIndexes(rec.Schema(), opt.Key)
+		if err != nil {
+			return nil, &RowError{Path: p.Path, Row: -1, Column: err.Error(), Msg: "key column missing",
+				Hint: "check --key for this table; DMS writes every column of the source table into every file"}
+		}
+		enc, err := NewKeyEncoder(rec, idx)
+		if err != nil {
+			return nil, &RowError{Path: p.Path, Row: -1, Msg: err.Error()}
+		}
+		order := orderFunc(rec, opt, p.Load)
+		n := int(rec.NumRows())
+		res.Changes += int64(n)
+		for i := 0; i < n; i++ {
+			if i&0xFFFF == 0 && ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			var null string
+			buf, null = enc.Append(buf[:0], i)
+			if null != "" {
+				return nil, &RowError{Path: p.Path, Row: int64(i), Column: null, Msg: "key column is null",
+					Hint: "every row must carry its key; check that --key names the table's primary key"}
+			}
+			if isEmptyKey(enc, i) {
+				return nil, &RowError{Path: p.Path, Row: int64(i), Column: opt.Key[0], Msg: "key is an empty string",
+					Hint: "an empty key cannot identify a row; check the source table and --key"}
+			}
+			w := winner{part: int32(pi), row: int32(i), op: p.Ops[i], load: p.Load}
+			if order != nil {
+				w.order = order(i)
+			}
+			cur, ok := wins[string(buf)]
+			if ok && !replaces(w, cur) {
+				continue
+			}
+			wins[string(buf)] = w
+		}
+	}
+	// Collect upsert rows per part, and the key sets.
+	takes := make([][]int32, len(parts))
+	encs := make([]*KeyEncoder, len(parts))
+	res.Keys = make(map[string]bool, len(wins))
+	first := make(map[string]struct{})
+	for k, w := range wins {
+		res.Keys[k] = w.op == reader.OpDelete
+		if w.op == reader.OpDelete {
+			res.Deletes++
+		} else {
+			takes[w.part] = append(takes[w.part], w.row)
+		}
+		e := encs[w.part]
+		if e == nil {
+			idx, _ := columnIndexes(parts[w.part].Record.Schema(), opt.Key)
+			e, _ = NewKeyEncoder(parts[w.part].Record, idx)
+			encs[w.part] = e
+		}
+		buf = e.AppendFirst(buf[:0], int(w.row))
+		first[string(buf)] = struct{}{}
+	}
+	res.FirstKeys = make([]string, 0, len(first))
+	for k := range first {
+		res.FirstKeys = append(res.FirstKeys, k)
+	}
+	sort.Strings(res.FirstKeys)
+	for pi, p := range parts {
+		rows := takes[pi]
+		if len(rows) == 0 {
+			continue
+		}
+		if len(rows) == int(p.Record.NumRows()) {
+			p.Record.Retain()
+			res.Upserts = append(res.Upserts, p.Record)
+			continue
+		}
+		sort.Slice(rows, func(a, b int) bool { return rows[a] < rows[b] })
+		rec, err := take(ctx, p.Record, rows, mem)
+		if err != nil {
+			res.Release()
+			return nil, err
+		}
+		res.Upserts = append(res.Upserts, rec)
+	}
+	return res, nil
+}
+
+// replaces reports whether change w, seen after cur in stream order, wins.
+func replaces(w, cur winner) bool {
+	if w.load != cur.load {
+		return !w.load
+	}
+	return w.order >= cur.order
+}
+
+func isEmptyKey(enc *KeyEncoder, i int) bool {
+	for _, c := range enc.cols {
+		if s, ok := c.(*array.String); ok && s.Value(i) == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// orderFunc returns the order value of a row, as a string that compares
+// like the order: the change sequence left-padded to a fixed width, or the
+// DMS timestamp. nil when rows are ordered by position alone.
+func orderFunc(rec arrow.RecordBatch, opt Options, load bool) func(int) string {
+	if load {
+		return nil
+	}
+	seq := fieldIndex(rec.Schema(), ChangeSeqColumn)
+	ts := -1
+	if opt.TimestampColumn != "" {
+		ts = fieldIndex(rec.Schema(), opt.TimestampColumn)
+	}
+	var seqf, tsf func(int) (string, bool)
+	if seq >= 0 {
+		seqf = valueString(rec.Column(seq), 40)
+	}
+	if ts >= 0 {
+		tsf = valueString(rec.Column(ts), 0)
+	}
+	if seqf == nil && tsf == nil {
+		return nil
+	}
+	return func(i int) string {
+		// A row with a change sequence orders by it; "~" sorts after
+		// every timestamp, so sequenced and unsequenced rows never mix
+		// within one task's output in practice, and if they do the
+		// sequenced one is treated as newer.
+		if seqf != nil {
+			if s, ok := seqf(i); ok {
+				return "~" + s
+			}
+		}
+		if tsf != nil {
+			if s, ok := tsf(i); ok {
+				return s
+			}
+		}
+		return ""
+	}
+}
+
+// valueString renders a column value so that strings compare like values:
+// strings as they are (left-padded with zeros to width when width > 0),
+// integers and timestamps through AppendInt.
+func valueString(col arrow.Array, width int) func(int) (string, bool) {
+	switch c := col.(type) {
+	case *array.String:
+		return func(i int) (string, bool) {
+			if c.IsNull(i) {
+				return "", false
+			}
+			s := c.Value(i)
+			if width > 0 && len(s) < width {
+				s = strings.Repeat("0", width-len(s)) + s
+			}
+			return s, true
+		}
+	case *array.Decimal128, *array.Int64, *array.Int32, *array.Timestamp:
+		enc, _ := ColumnEncoder(c)
+		return func(i int) (string, bool) {
+			if c.IsNull(i) {
+				return "", false
+			}
+			return string(enc(nil, i)), true
+		}
+	}
+	return nil
+}
+
+func fieldIndex(sc *arrow.Schema, name string) int {
+	for i, f := range sc.Fields() {
+		if strings.EqualFold(f.Name, name) {
+			return i
+		}
+	}
+	return -1
+}
+
+func columnIndexes(sc *arrow.Schema, names []string) ([]int, error) {
+	out := make([]int, len(names))
+	for j, n := range names {
+		i := fieldIndex(sc, n)
+		if i < 0 {
+			return nil, fmt.Errorf("%s", n)
+		}
+		out[j] = i
+	}
+	return out, nil
+}
+
+func take(ctx context.Context, rec arrow.RecordBatch, rows []int32, mem memory.Allocator) (arrow.RecordBatch, error) {
+	b := array.NewInt32Builder(mem)
+	b.AppendValues(rows, nil)
+	idx := b.NewArray()
+	b.Release()
+	defer idx.Release()
+	ctx = compute.WithAllocator(ctx, mem)
+	out, err := compute.Take(ctx, *compute.DefaultTakeOptions(), compute.NewDatumWithoutOwning(rec), compute.NewDatumWithoutOwning(idx))
+	if err != nil {
+		return nil, err
+	}
+	return out.(*compute.RecordDatum).Value, nil
+}

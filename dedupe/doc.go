@@ -1,0 +1,24 @@
+// Package dedupe keeps the latest change per key of one batch of DMS files.
+//
+// A batch is a sequence of decoded files in stream order (LOAD files by
+// number, then CDC files by basename), each already conformed to the table's
+// Arrow schema. The order of changes is:
+//
+//  1. every full-load row ranks below every CDC row;
+//  2. among CDC rows, the change sequence column (AR_H_CHANGE_SEQ) when the
+//     row has one, otherwise the DMS timestamp column;
+//  3. ties fall back to the position in the stream: later file, then later
+//     row, wins.
+//
+// Because the files are visited in stream order, rule 3 needs no state: a
+// change replaces the current winner for its key when its (class, order
+// value) is greater than or equal to the winner's.
+//
+// The result is the set of keys the batch touches (every winner, whatever its
+// operation) and the rows to upsert (winners whose operation is I or U).
+// A D winner only deletes; a D of a key the table does not hold is a no-op.
+//
+// Keys are encoded by KeyEncoder into byte strings that compare like the
+// values they encode (per column, then column by column), so the encoding
+// of the first key column can be compared with a data file's column bounds.
+package dedupe

@@ -1,0 +1,396 @@
+package merge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/iceberg-go"
+	icecat "github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/cdcmerge/cdcmerge/catalog"
+	"github.com/cdcmerge/cdcmerge/dedupe"
+	"github.com/cdcmerge/cdcmerge/internal/fault"
+	"github.com/cdcmerge/cdcmerge/reader"
+	"github.com/cdcmerge/cdcmerge/writer"
+)
+
+// DefaultTimestampColumn is used as the DMS timestamp column when the
+// table has a column of that name and no other was configured.
+const DefaultTimestampColumn = "commit_ts"
+
+// Default batch bounds.
+const (
+	DefaultBatchBytes = 256 << 20
+	DefaultBatchFiles = 500
+)
+
+// Options configure the merge of one table.
+type Options struct {
+	// Key names the key columns. A table that already has identifier
+	// fields uses those; Key must then be empty or equal.
+	Key []string
+	// TimestampColumn is the DMS TimestampColumnName; "" means
+	// DefaultTimestampColumn when the table has it.
+	TimestampColumn string
+	// BatchBytes and BatchFiles bound one batch (one commit): input file
+	// bytes and file count. A single file larger than BatchBytes is a batch
+	// of its own.
+	BatchBytes int64
+	BatchFiles int
+	// TableProperties are set on tables cdcmerge creates.
+	TableProperties map[string]string
+	Writer          writer.Options
+	Mem             memory.Allocator
+	Log             *slog.Logger
+	// Progress, when set, is told about each step.
+	Progress func(Progress)
+}
+
+// Progress reports work done within a table's run.
+type Progress struct {
+	Table      string
+	Step       string // "read", "commit"
+	Files      int    // files done so far
+	TotalFiles int
+	Bytes      int64
+	TotalBytes int64
+}
+
+// Stats summarise the run of one table.
+type Stats struct {
+	Table      string            `json:"table"`
+	Files      int               `json:"files"`
+	Rows       int64             `json:"rows_read"`
+	Inserted   int64             `json:"inserted"`
+	Updated    int64             `json:"updated"`
+	Deleted    int64             `json:"deleted"`
+	Commits    int               `json:"commits"`
+	Rewritten  int               `json:"data_files_rewritten"`
+	Added      int               `json:"data_files_added"`
+	Seconds    float64           `json:"seconds"`
+	Checkpoint reader.Checkpoint `json:"checkpoint"`
+	Created    bool              `json:"created,omitempty"`
+}
+
+// KeyError says a table has no usable key.
+type KeyError struct{ Table, Msg string }
+
+func (e *KeyError) Error() string { return "table " + e.Table + ": " + e.Msg }
+
+// Table applies the pending files of tf to the Iceberg table ident.
+func Table(ctx context.Context, cat icecat.Catalog, src reader.Source, tf reader.TableFiles, ident table.Identifier, opt Options) (st Stats, err error) {
+	start := time.Now()
+	name := strings.Join(ident, ".")
+	st.Table = name
+	defer func() { st.Seconds = time.Since(start).Seconds() }()
+	if opt.Mem == nil {
+		opt.Mem = memory.DefaultAllocator
+	}
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.BatchBytes <= 0 {
+		opt.BatchBytes = DefaultBatchBytes
+	}
+	if opt.BatchFiles <= 0 {
+		opt.BatchFiles = DefaultBatchFiles
+	}
+	tbl, err := catalog.LoadTable(ctx, cat, ident)
+	if err != nil {
+		return st, err
+	}
+	key, err := resolveKey(name, tbl, opt.Key)
+	if err != nil {
+		return st, err
+	}
+	cp, err := catalog.CheckpointOf(tbl)
+	if err != nil {
+		return st, err
+	}
+	st.Checkpoint = cp
+	pending, horizon, err := reader.Pending(tf, cp)
+	if err != nil {
+		return st, err
+	}
+	if err := fault.Point(fault.AfterList); err != nil {
+		return st, err
+	}
+	var total int64
+	for _, f := range pending {
+		total += f.Size
+	}
+	done := 0
+	var doneBytes int64
+	for _, batch := range Batches(pending, opt.BatchBytes, opt.BatchFiles) {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		b := batchRun{name: name, ident: ident, cat: cat, src: src, key: key, opt: &opt, st: &st}
+		tbl, cp, err = b.apply(ctx, tbl, cp, batch, horizon)
+		if err != nil {
+			return st, err
+		}
+		done += len(batch)
+		for _, f := range batch {
+			doneBytes += f.Size
+		}
+		if opt.Progress != nil {
+			opt.Progress(Progress{Table: name, Step: "commit", Files: done, TotalFiles: len(pending), Bytes: doneBytes, TotalBytes: total})
+		}
+		st.Checkpoint = cp
+	}
+	return st, nil
+}
+
+func resolveKey(name string, tbl *table.Table, given []string) ([]string, error) {
+	if tbl != nil {
+		sc := tbl.Schema()
+		var have []string
+		for _, id := range sc.IdentifierFieldIDs {
+			if f, ok := sc.FindFieldByID(id); ok {
+				have = append(have, f.Name)
+			}
+		}
+		if len(have) > 0 {
+			if len(given) > 0 && !sameNames(have, given) {
+				return nil, &KeyError{name, fmt.Sprintf("the table's identifier fields are (%s) but the key given is (%s); a table's key cannot change: fix the --key setting",
+					strings.Join(have, ","), strings.Join(given, ","))}
+			}
+			return have, nil
+		}
+	}
+	if len(given) == 0 {
+		return nil, &KeyError{name, fmt.Sprintf("no key columns are known; give them with --key %s=<col>[,<col>...] or under tables.%s.key in the config file", name, name)}
+	}
+	return given, nil
+}
+
+func sameNames(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !strings.EqualFold(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// Batches splits files (in stream order) into batches bounded by bytes and
+// count. Order is kept; every file lands in exactly one batch.
+func Batches(files []reader.File, maxBytes int64, maxFiles int) [][]reader.File {
+	var out [][]reader.File
+	var cur []reader.File
+	var size int64
+	for _, f := range files {
+		if len(cur) > 0 && (size+f.Size > maxBytes || len(cur) >= maxFiles) {
+			out = append(out, cur)
+			cur, size = nil, 0
+		}
+		cur = append(cur, f)
+		size += f.Size
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+type batchRun struct {
+	name  string
+	ident table.Identifier
+	cat   icecat.Catalog
+	src   reader.Source
+	key   []string
+	opt   *Options
+	st    *Stats
+}
+
+// apply runs one batch to its commit.
+func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkpoint, files []reader.File, horizon time.Time) (*table.Table, reader.Checkpoint, error) {
+	decoded, err := b.read(ctx, files)
+	defer func() {
+		for _, d := range decoded {
+			if d != nil {
+				d.Release()
+			}
+		}
+	}()
+	if err != nil {
+		return nil, cp, fmt.Errorf("table %s: %w", b.name, err)
+	}
+	if err := fault.Point(fault.AfterRead); err != nil {
+		return nil, cp, err
+	}
+	for _, d := range decoded {
+		b.st.Rows += d.Record.NumRows()
+		for _, k := range b.key {
+			if !hasColumn(d.Record.Schema().Fields(), k) {
+				return nil, cp, &reader.FileError{Path: d.File.Path, Row: -1, Column: k, Msg: fmt.Sprintf("key column of table %s is missing", b.name),
+					Hint: "DMS writes every column into every file: check that the file belongs to this table and that --key is right"}
+			}
+		}
+	}
+	union, err := unionSchema(b.name, decoded)
+	if err != nil {
+		return nil, cp, err
+	}
+	if tbl == nil {
+		props := iceberg.Properties{table.PropertyFormatVersion: "2"}
+		for k, v := range b.opt.TableProperties {
+			props[k] = v
+		}
+		tbl, err = createTable(ctx, b.cat, b.ident, union, b.key, props)
+		if err != nil {
+			return nil, cp, err
+		}
+		b.st.Created = true
+		// Another writer may have created it and committed already.
+		if cp2, err := catalog.CheckpointOf(tbl); err == nil && !cp2.IsZero() {
+			return nil, cp, fmt.Errorf("table %s was created and written by another cdcmerge run at the same time; run again", b.name)
+		}
+	}
+	tbl, err = evolveTable(ctx, tbl, union)
+	if err != nil {
+		return nil, cp, err
+	}
+	target, err := table.SchemaToArrowSchema(tbl.Schema(), nil, true, false)
+	if err != nil {
+		return nil, cp, err
+	}
+	tsCol := b.opt.TimestampColumn
+	if tsCol == "" {
+		if _, ok := tbl.Schema().FindFieldByNameCaseInsensitive(DefaultTimestampColumn); ok {
+			tsCol = DefaultTimestampColumn
+		}
+	}
+	parts := make([]dedupe.Part, 0, len(decoded))
+	defer func() {
+		for _, p := range parts {
+			p.Record.Release()
+		}
+	}()
+	for _, d := range decoded {
+		rec, err := reader.Conform(d.Record, target, b.opt.Mem)
+		if err != nil {
+			return nil, cp, &reader.FileError{Path: d.File.Path, Row: -1, Msg: "cannot convert to the table schema", Err: err}
+		}
+		parts = append(parts, dedupe.Part{Path: d.File.Path, Load: d.File.Kind == reader.Load, Record: rec, Ops: d.Ops})
+		d.Release()
+	}
+	res, err := dedupe.Latest(ctx, parts, dedupe.Options{Key: b.key, TimestampColumn: tsCol}, b.opt.Mem)
+	if err != nil {
+		return nil, cp, fmt.Errorf("table %s: %w", b.name, err)
+	}
+	defer res.Release()
+	m, err := planCopyOnWrite(ctx, tbl, b.key, res)
+	if err != nil {
+		return nil, cp, fmt.Errorf("table %s: %w", b.name, err)
+	}
+	var added []iceberg.DataFile
+	if len(m.rewrites) > 0 || len(res.Upserts) > 0 {
+		added, err = writer.DataFiles(ctx, tbl, target, rewrittenRows(ctx, tbl, m, res.Upserts, target, b.opt.Mem), b.opt.Writer)
+		if err != nil {
+			return nil, cp, fmt.Errorf("table %s: %w", b.name, err)
+		}
+	}
+	if err := fault.Point(fault.AfterDataFiles); err != nil {
+		return nil, cp, err
+	}
+	var removed []iceberg.DataFile
+	for _, rw := range m.rewrites {
+		removed = append(removed, rw.task.File)
+	}
+	inserted, updated, deleted := counts(res, m)
+	next := cp.After(files, horizon)
+	if err := fault.Point(fault.BeforeCommit); err != nil {
+		return nil, cp, err
+	}
+	out, err := catalog.Apply(ctx, tbl, catalog.Commit{Remove: removed, Add: added, Checkpoint: next, Summary: map[string]string{
+		"cdcmerge.files":    strconv.Itoa(len(files)),
+		"cdcmerge.inserted": strconv.FormatInt(inserted, 10),
+		"cdcmerge.updated":  strconv.FormatInt(updated, 10),
+		"cdcmerge.deleted":  strconv.FormatInt(deleted, 10),
+	}})
+	if err != nil {
+		return nil, cp, err
+	}
+	if err := fault.Point(fault.AfterCommit); err != nil {
+		return nil, cp, err
+	}
+	b.st.Files += len(files)
+	b.st.Inserted += inserted
+	b.st.Updated += updated
+	b.st.Deleted += deleted
+	b.st.Commits++
+	b.st.Rewritten += len(removed)
+	b.st.Added += len(added)
+	b.opt.Log.Debug("batch committed", "table", b.name, "files", len(files), "candidates", m.candidates, "data_files", m.files,
+		"rewritten", len(removed), "added", len(added), "checkpoint", next.CDCLast)
+	return out, next, nil
+}
+
+// counts splits the winners into inserted, updated and deleted rows.
+func counts(res *dedupe.Result, m *matches) (ins, upd, del int64) {
+	var foundDel int64
+	for k := range m.found {
+		if res.IsDelete(k) {
+			foundDel++
+		}
+	}
+	upd = int64(len(m.found)) - foundDel
+	ins = res.UpsertRows() - upd
+	return ins, upd, foundDel
+}
+
+func hasColumn(fields []arrow.Field, name string) bool {
+	for _, f := range fields {
+		if strings.EqualFold(f.Name, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// read decodes files with two workers, keeping stream order.
+func (b *batchRun) read(ctx context.Context, files []reader.File) ([]*reader.Decoded, error) {
+	out := make([]*reader.Decoded, len(files))
+	errs := make([]error, len(files))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	workers := 2
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i], errs[i] = reader.ReadFile(ctx, b.src, files[i], b.opt.Mem)
+			}
+		}()
+	}
+	for i := range files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		// Report the first bad file in stream order: that is where the user
+		// has to look.
+		for _, e := range errs {
+			if e != nil {
+				return out, e
+			}
+		}
+	}
+	return out, nil
+}

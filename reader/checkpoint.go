@@ -1,0 +1,151 @@
+package reader
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// CheckpointVersion is the encoding version written into snapshot summaries.
+const CheckpointVersion = 1
+
+// Checkpoint is how far a table has consumed its DMS stream. It is written
+// into the snapshot summary of the same commit that applies the data, so it
+// can never disagree with the table.
+type Checkpoint struct {
+	Version int `json:"v"`
+	// LoadLast is the name of the last LOAD file applied ("" if none).
+	LoadLast   string `json:"load_last,omitempty"`
+	LoadNumber uint64 `json:"load_number,omitempty"`
+	LoadFiles  int    `json:"load_files,omitempty"`
+	// CDCLast is the basename of the last CDC file applied ("" if none).
+	CDCLast  string `json:"cdc_last,omitempty"`
+	CDCFiles int64  `json:"cdc_files,omitempty"`
+	// Horizon is the newest modification time among the table's files when
+	// the batch that wrote this checkpoint was planned. A file named at or
+	// before the checkpoint but modified after the horizon arrived late.
+	Horizon time.Time `json:"horizon"`
+}
+
+// IsZero reports whether nothing has been applied.
+func (c Checkpoint) IsZero() bool { return c.LoadLast == "" && c.CDCLast == "" }
+
+// Encode renders the checkpoint for a snapshot summary property.
+func (c Checkpoint) Encode() string {
+	c.Version = CheckpointVersion
+	b, _ := json.Marshal(c)
+	return string(b)
+}
+
+// DecodeCheckpoint parses a summary property written by Encode.
+func DecodeCheckpoint(s string) (Checkpoint, error) {
+	var c Checkpoint
+	if err := json.Unmarshal([]byte(s), &c); err != nil {
+		return Checkpoint{}, fmt.Errorf("checkpoint %q is not valid JSON: %w", s, err)
+	}
+	if c.Version != CheckpointVersion {
+		return Checkpoint{}, fmt.Errorf("checkpoint version %d is not supported by this cdcmerge (want %d): upgrade cdcmerge", c.Version, CheckpointVersion)
+	}
+	if c.LoadLast != "" {
+		k, n, ok := ParseName(c.LoadLast)
+		if !ok || k != Load || n != c.LoadNumber {
+			return Checkpoint{}, fmt.Errorf("checkpoint names LOAD file %q inconsistently", c.LoadLast)
+		}
+	}
+	if c.CDCLast != "" {
+		if k, _, ok := ParseName(c.CDCLast); !ok || k != CDC {
+			return Checkpoint{}, fmt.Errorf("checkpoint names CDC file %q, which is not a DMS CDC file name", c.CDCLast)
+		}
+	}
+	return c, nil
+}
+
+// After records that files (all of one table, in stream order) were
+// applied, seen with the given horizon.
+func (c Checkpoint) After(files []File, horizon time.Time) Checkpoint {
+	for _, f := range files {
+		if f.Kind == Load {
+			c.LoadLast, c.LoadNumber = f.Name, f.Number
+			c.LoadFiles++
+		} else {
+			c.CDCLast = f.Name
+			c.CDCFiles++
+		}
+	}
+	if horizon.After(c.Horizon) {
+		c.Horizon = horizon
+	}
+	c.Version = CheckpointVersion
+	return c
+}
+
+// StreamError is a problem with the order or set of files of one table: a
+// late upload, a reload after CDC, a duplicate name. The table must not be
+// touched until the user resolves it.
+type StreamError struct {
+	Table string
+	Path  string
+	Msg   string
+}
+
+func (e *StreamError) Error() string {
+	return fmt.Sprintf("table %s: file %s: %s", e.Table, e.Path, e.Msg)
+}
+
+// Pending returns the files of t that come after checkpoint c, in stream
+// order (LOAD files first), and the horizon to record when they are applied.
+// It fails with a *StreamError when a file arrived out of order.
+func Pending(t TableFiles, c Checkpoint) ([]File, time.Time, error) {
+	var horizon time.Time
+	for _, f := range t.Load {
+		horizon = later(horizon, f.ModTime)
+	}
+	for _, f := range t.CDC {
+		horizon = later(horizon, f.ModTime)
+	}
+	for i := 1; i < len(t.CDC); i++ {
+		if t.CDC[i].Name == t.CDC[i-1].Name {
+			return nil, horizon, &StreamError{t.Ident(), t.CDC[i].Path, fmt.Sprintf(
+				"has the same name as %s; DMS names each CDC file uniquely, so one of them is a duplicate delivery: remove it and run again", t.CDC[i-1].Path)}
+		}
+	}
+	for i := 1; i < len(t.Load); i++ {
+		if t.Load[i].Number == t.Load[i-1].Number {
+			return nil, horizon, &StreamError{t.Ident(), t.Load[i].Path, "duplicate LOAD file number"}
+		}
+	}
+	var out []File
+	for _, f := range t.Load {
+		if c.LoadLast != "" && f.Number <= c.LoadNumber {
+			if f.ModTime.After(c.Horizon) {
+				return nil, horizon, &StreamError{t.Ident(), f.Path, fmt.Sprintf(
+					"LOAD file changed after the full load was applied (checkpoint %s); this is a DMS reload: re-create the table (drop it and run again) to take the new full load", c.LoadLast)}
+			}
+			continue
+		}
+		if c.CDCLast != "" {
+			return nil, horizon, &StreamError{t.Ident(), f.Path, fmt.Sprintf(
+				"new LOAD file after CDC was applied (checkpoint %s); this is a DMS reload: re-create the table (drop it and run again) to take the new full load", c.CDCLast)}
+		}
+		out = append(out, f)
+	}
+	for _, f := range t.CDC {
+		if c.CDCLast != "" && f.Name <= c.CDCLast {
+			if f.ModTime.After(c.Horizon) {
+				return nil, horizon, &StreamError{t.Ident(), f.Path, fmt.Sprintf(
+					"arrived after the table had applied %s, but its name sorts at or before it (late upload); applying it now would apply changes out of order. Check the DMS task and the upload; to accept the table as it is, move the file out of the source folder",
+					c.CDCLast)}
+			}
+			continue
+		}
+		out = append(out, f)
+	}
+	return out, horizon, nil
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

@@ -1,0 +1,36 @@
+// Package reader finds and decodes the files AWS DMS writes to an S3 target
+// folder, and knows the position in that stream that a table has reached.
+//
+// # Layout
+//
+// A DMS bucket folder holds one folder per source table:
+//
+//	<root>/<schema>/<table>/LOAD00000001.parquet        full load, 8 upper-case hex digits
+//	<root>/<schema>/<table>/20260510-100001234.parquet  CDC, named yyyyMMdd-HHmmssSSS
+//	<root>/<schema>/<table>/2026/05/10/20260510-...     CDC under date-partition folders
+//
+// Discover lists the root recursively and groups files by table. LOAD files
+// are ordered by their number, CDC files by basename (never by the full path:
+// some date-partition sequences such as DDMMYYYY do not sort).
+//
+// # Decoding
+//
+// ReadFile decodes one Parquet file into an Arrow record whose column types
+// are already ones Iceberg can hold (unsigned and small integers widened,
+// times and timestamps in microseconds, INT96 converted), plus the per-row
+// operation taken from the Op column. Columns are addressed by name, never
+// by position. Op is removed from the record; every other column, the DMS
+// timestamp column included, stays.
+//
+// # Checkpoint
+//
+// A Checkpoint records how far a table has consumed the stream: the last
+// LOAD file and the last CDC file applied, and the horizon (the newest
+// modification time among the files listed when that batch was planned).
+// Pending selects the files after a checkpoint. Invariants:
+//   - a file is either at or before the checkpoint (applied) or after it
+//     (pending); nothing is applied twice;
+//   - a file named at or before the checkpoint that was modified after the
+//     horizon arrived late; it is reported as an error, never skipped and
+//     never applied out of order.
+package reader

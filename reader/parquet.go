@@ -1,0 +1,214 @@
+package reader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+// OpColumn is the name of the DMS operation column.
+const OpColumn = "Op"
+
+// Operation codes, as DMS writes them in the Op column.
+const (
+	OpInsert byte = 'I'
+	OpUpdate byte = 'U'
+	OpDelete byte = 'D'
+)
+
+// Decoded is one DMS file read into memory.
+type Decoded struct {
+	File File
+	// Record holds every column but Op, with Iceberg-compatible types.
+	Record arrow.RecordBatch
+	// Ops has one operation per row. Files without an Op column (full load,
+	// CdcInsertsOnly) get OpInsert: every row is an upsert.
+	Ops []byte
+}
+
+// Release frees the record.
+func (d *Decoded) Release() {
+	if d.Record != nil {
+		d.Record.Release()
+		d.Record = nil
+	}
+}
+
+// FileError is a problem with one input file. Path, and Row or Column where
+// known, say where; Hint says what the user can do.
+type FileError struct {
+	Path   string
+	Row    int64 // -1 if not about one row
+	Column string
+	Msg    string
+	Hint   string
+	Err    error
+}
+
+func (e *FileError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "file %s", e.Path)
+	if e.Row >= 0 {
+		fmt.Fprintf(&b, ", row %d", e.Row)
+	}
+	if e.Column != "" {
+		fmt.Fprintf(&b, ", column %q", e.Column)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Msg)
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	if e.Hint != "" {
+		b.WriteString(" (")
+		b.WriteString(e.Hint)
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// ReadFile decodes one Parquet file of src.
+func ReadFile(ctx context.Context, src Source, f File, mem memory.Allocator) (*Decoded, error) {
+	r, size, err := src.Open(ctx, f.Path)
+	if err != nil {
+		return nil, &FileError{Path: f.Path, Row: -1, Msg: "cannot open", Err: err}
+	}
+	defer r.Close()
+	if size == 0 {
+		return nil, &FileError{Path: f.Path, Row: -1, Msg: "file is empty (0 bytes)",
+			Hint: "DMS never writes empty files; the upload was probably interrupted: re-upload it or remove it"}
+	}
+	pr, err := file.NewParquetReader(r)
+	if err != nil {
+		return nil, &FileError{Path: f.Path, Row: -1, Msg: "not a readable Parquet file (truncated or another format)", Err: err,
+			Hint: "re-upload the file from DMS, or remove it if it is not DMS output"}
+	}
+	defer pr.Close()
+	fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: 1 << 16}, mem)
+	if err != nil {
+		return nil, &FileError{Path: f.Path, Row: -1, Msg: "cannot map the Parquet schema", Err: err}
+	}
+	tbl, err := fr.ReadTable(ctx)
+	if err != nil {
+		return nil, &FileError{Path: f.Path, Row: -1, Msg: "cannot decode (corrupt or truncated Parquet data)", Err: err,
+			Hint: "re-upload the file from DMS"}
+	}
+	defer tbl.Release()
+
+	sc := tbl.Schema()
+	pqSchema := pr.MetaData().Schema
+	nrows := tbl.NumRows()
+	d := &Decoded{File: f}
+	var fields []arrow.Field
+	var cols []arrow.Array
+	defer func() {
+		for _, c := range cols {
+			c.Release()
+		}
+	}()
+	seen := map[string]string{}
+	for i, fld := range sc.Fields() {
+		lower := strings.ToLower(fld.Name)
+		if prev, dup := seen[lower]; dup {
+			return nil, &FileError{Path: f.Path, Row: -1, Column: fld.Name, Msg: fmt.Sprintf("column name clashes with %q (names are matched case-insensitively)", prev)}
+		}
+		seen[lower] = fld.Name
+		col, err := concatChunks(tbl.Column(i).Data(), mem)
+		if err != nil {
+			return nil, &FileError{Path: f.Path, Row: -1, Column: fld.Name, Msg: "cannot assemble column", Err: err}
+		}
+		if strings.EqualFold(fld.Name, OpColumn) {
+			ops, err := decodeOps(col, f.Path, fld.Name)
+			col.Release()
+			if err != nil {
+				return nil, err
+			}
+			d.Ops = ops
+			continue
+		}
+		int96 := false
+		if lf := fr.Manifest.Fields[i]; lf.IsLeaf() && pqSchema.Column(lf.ColIndex).PhysicalType() == parquet.Types.Int96 {
+			int96 = true
+		}
+		norm, err := Normalize(col, int96, mem)
+		col.Release()
+		if err != nil {
+			return nil, &FileError{Path: f.Path, Row: -1, Column: fld.Name, Msg: "unsupported column type", Err: err}
+		}
+		cols = append(cols, norm)
+		fields = append(fields, arrow.Field{Name: fld.Name, Type: norm.DataType(), Nullable: true})
+	}
+	if d.Ops == nil {
+		d.Ops = make([]byte, nrows)
+		for i := range d.Ops {
+			d.Ops[i] = OpInsert
+		}
+	}
+	d.Record = array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, nrows)
+	return d, nil
+}
+
+func concatChunks(ch *arrow.Chunked, mem memory.Allocator) (arrow.Array, error) {
+	chunks := ch.Chunks()
+	switch len(chunks) {
+	case 0:
+		return array.MakeArrayOfNull(mem, ch.DataType(), 0), nil
+	case 1:
+		chunks[0].Retain()
+		return chunks[0], nil
+	}
+	return array.Concatenate(chunks, mem)
+}
+
+func decodeOps(col arrow.Array, path, name string) ([]byte, error) {
+	var get func(i int) string
+	switch c := col.(type) {
+	case *array.String:
+		get = c.Value
+	case *array.LargeString:
+		get = c.Value
+	case *array.Binary:
+		get = func(i int) string { return string(c.Value(i)) }
+	case *array.Dictionary:
+		dict, ok := c.Dictionary().(*array.String)
+		if !ok {
+			return nil, &FileError{Path: path, Row: -1, Column: name, Msg: fmt.Sprintf("Op column has type %s; DMS writes it as a string of I, U or D", col.DataType())}
+		}
+		get = func(i int) string { return dict.Value(c.GetValueIndex(i)) }
+	default:
+		return nil, &FileError{Path: path, Row: -1, Column: name, Msg: fmt.Sprintf("Op column has type %s; DMS writes it as a string of I, U or D", col.DataType()),
+			Hint: "rename the column if it is not the DMS operation column"}
+	}
+	ops := make([]byte, col.Len())
+	for i := range ops {
+		if col.IsNull(i) {
+			return nil, &FileError{Path: path, Row: int64(i), Column: name, Msg: "Op is null; every CDC row must say I, U or D"}
+		}
+		v := get(i)
+		switch v {
+		case "I", "i":
+			ops[i] = OpInsert
+		case "U", "u":
+			ops[i] = OpUpdate
+		case "D", "d":
+			ops[i] = OpDelete
+		default:
+			return nil, &FileError{Path: path, Row: int64(i), Column: name, Msg: fmt.Sprintf("unknown Op value %q; DMS writes only I, U and D", v),
+				Hint: "fix or remove the file; cdcmerge will not guess what the row means"}
+		}
+	}
+	return ops, nil
+}
+
+var errUnsupported = errors.New("unsupported type")

@@ -1,0 +1,6 @@
+// Package writer turns Arrow records in a table's schema into Iceberg data
+// files of that table. It writes files and returns their metadata (path,
+// row count, column statistics); it never commits. A file that is written
+// but never committed is an orphan: it is not referenced by the table and
+// cannot change what readers see.
+package writer
