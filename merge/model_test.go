@@ -1,0 +1,306 @@
+package merge_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	icecat "github.com/apache/iceberg-go/catalog"
+
+	"github.com/cdcmerge/cdcmerge/catalog"
+	"github.com/cdcmerge/cdcmerge/gen"
+	"github.com/cdcmerge/cdcmerge/internal/testutil"
+	"github.com/cdcmerge/cdcmerge/merge"
+	"github.com/cdcmerge/cdcmerge/reader"
+)
+
+// modelFile is one DMS file of a random stream.
+type modelFile struct {
+	name string
+	load bool
+	rows [][]any // CDC rows start with the Op value
+}
+
+// modelStream is a random change stream for one table.
+type modelStream struct {
+	schema string
+	table  string
+	key    []string
+	cols   *arrow.Schema // table columns (commit_ts first), no Op
+	files  []modelFile
+}
+
+var valueCols = []arrow.Field{
+	{Name: "v_int", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
+	{Name: "v_str", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "v_dec", Type: &arrow.Decimal128Type{Precision: 12, Scale: 2}, Nullable: true},
+	{Name: "v_ts", Type: &arrow.TimestampType{Unit: arrow.Microsecond}, Nullable: true},
+	{Name: "v_bool", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
+	{Name: "v_f64", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+}
+
+func randomValue(r *rand.Rand, f arrow.Field) any {
+	if r.Intn(5) == 0 {
+		return nil
+	}
+	switch f.Name {
+	case "v_int":
+		return int32(r.Intn(2000) - 1000)
+	case "v_str":
+		return fmt.Sprintf("str-%d-%s", r.Intn(1000), strings.Repeat("x", r.Intn(4)))
+	case "v_dec":
+		return gen.NewDecimal(int64(r.Intn(2000000)-1000000), 2)
+	case "v_ts":
+		return gen.Timestamp(1700000000000000 + r.Int63n(1e12))
+	case "v_bool":
+		return r.Intn(2) == 0
+	case "v_f64":
+		return float64(r.Intn(100000)) / 7
+	}
+	panic(f.Name)
+}
+
+// newStream builds a random stream: LOAD files with distinct keys, then CDC
+// files with repeated keys, same-timestamp ties, key-only deletes, deletes
+// and updates of absent keys, and inserts of present keys.
+func newStream(r *rand.Rand, composite bool) modelStream {
+	s := modelStream{schema: "db", table: "single"}
+	fields := []arrow.Field{{Name: "commit_ts", Type: arrow.BinaryTypes.String, Nullable: true}}
+	var keyOf func() []any
+	if composite {
+		s.table = "composite"
+		s.key = []string{"k1", "k2"}
+		fields = append(fields,
+			arrow.Field{Name: "k1", Type: arrow.BinaryTypes.String, Nullable: true},
+			arrow.Field{Name: "k2", Type: arrow.PrimitiveTypes.Int32, Nullable: true})
+		keyOf = func() []any {
+			return []any{[]string{"a", "b", "c", "d\x00e"}[r.Intn(4)], int32(r.Intn(8))}
+		}
+	} else {
+		s.key = []string{"id"}
+		fields = append(fields, arrow.Field{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true})
+		n := 10 + r.Intn(40)
+		keyOf = func() []any { return []any{int64(r.Intn(n) - 3)} }
+	}
+	fields = append(fields, valueCols...)
+	s.cols = arrow.NewSchema(fields, nil)
+	nk := len(s.key)
+
+	row := func(ts string, key []any, keyOnly bool) []any {
+		out := []any{ts}
+		out = append(out, key...)
+		for _, f := range valueCols {
+			if keyOnly {
+				out = append(out, nil)
+			} else {
+				out = append(out, randomValue(r, f))
+			}
+		}
+		return out
+	}
+	// Full load: distinct keys.
+	loadTS := "2026-05-10 09:00:00.000000"
+	seen := map[string]bool{}
+	nload := r.Intn(3)
+	for f := 0; f < nload; f++ {
+		mf := modelFile{name: fmt.Sprintf("LOAD%08X.parquet", f+1), load: true}
+		for i := 0; i < r.Intn(15); i++ {
+			k := keyOf()
+			ks := fmt.Sprint(k)
+			if seen[ks] {
+				continue
+			}
+			seen[ks] = true
+			mf.rows = append(mf.rows, row(loadTS, k, false))
+		}
+		if len(mf.rows) > 0 {
+			s.files = append(s.files, mf)
+		}
+	}
+	// CDC: non-decreasing commit timestamps with ties, as DMS writes them.
+	t := time.Date(2026, 5, 10, 10, 0, 0, 0, time.UTC)
+	name := t
+	ncdc := 2 + r.Intn(10)
+	for f := 0; f < ncdc; f++ {
+		name = name.Add(time.Duration(1+r.Intn(3000)) * time.Millisecond)
+		mf := modelFile{name: name.Format("20060102-150405") + fmt.Sprintf("%03d.parquet", name.Nanosecond()/1e6)}
+		for i := 0; i < 1+r.Intn(25); i++ {
+			if r.Intn(10) < 6 {
+				t = t.Add(time.Duration(r.Intn(3)) * time.Second)
+			}
+			ts := t.Format("2006-01-02 15:04:05.000000")
+			var op string
+			switch x := r.Intn(10); {
+			case x < 3:
+				op = "I"
+			case x < 7:
+				op = "U"
+			default:
+				op = "D"
+			}
+			rw := row(ts, keyOf(), op == "D" && r.Intn(2) == 0)
+			mf.rows = append(mf.rows, append([]any{op}, rw...))
+		}
+		s.files = append(s.files, mf)
+	}
+	_ = nk
+	return s
+}
+
+// write puts file f of s into the source folder.
+func (s modelStream) write(t *testing.T, root string, f modelFile) {
+	t.Helper()
+	dir := filepath.Join(root, s.schema, s.table)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sc := s.cols
+	if !f.load {
+		sc = gen.CDCSchema(s.cols)
+	}
+	out, err := os.Create(filepath.Join(dir, f.name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// WriteParquet closes the writer it is given.
+	if err := gen.WriteParquet(out, sc, f.rows); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// replay is the model: the rules of the README applied naively, row by row,
+// to the first n files.
+func (s modelStream) replay(n int) testutil.Rows {
+	type change struct {
+		op   string
+		ts   string
+		file int
+		pos  int
+		row  []any
+	}
+	state := testutil.Rows{}
+	var cdc []change
+	for fi, f := range s.files[:n] {
+		for ri, rw := range f.rows {
+			if f.load {
+				s.apply(state, "I", rw)
+				continue
+			}
+			cdc = append(cdc, change{op: rw[0].(string), ts: rw[1].(string), file: fi, pos: ri, row: rw[1:]})
+		}
+	}
+	sort.SliceStable(cdc, func(a, b int) bool { return cdc[a].ts < cdc[b].ts })
+	for _, c := range cdc {
+		s.apply(state, c.op, c.row)
+	}
+	return state
+}
+
+func (s modelStream) apply(state testutil.Rows, op string, rw []any) {
+	var kp []string
+	for i := range s.key {
+		kp = append(kp, testutil.Value(rw[1+i]))
+	}
+	k := strings.Join(kp, "|")
+	if op == "D" {
+		delete(state, k)
+		return
+	}
+	m := map[string]string{}
+	for i, f := range s.cols.Fields() {
+		m[f.Name] = testutil.Value(rw[i])
+	}
+	state[k] = m
+}
+
+func openCatalog(t *testing.T, wh string) icecat.Catalog {
+	t.Helper()
+	cat, err := catalog.Open(context.Background(), catalog.Config{Warehouse: wh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat
+}
+
+func tableFiles(t *testing.T, src reader.Source, ident string) reader.TableFiles {
+	t.Helper()
+	tables, _, err := reader.Discover(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tf := range tables {
+		if tf.Ident() == ident {
+			return tf
+		}
+	}
+	return reader.TableFiles{}
+}
+
+// TestModel replays random streams through the engine in random run splits
+// and batchings and compares the table with the model after every run.
+func TestModel(t *testing.T) {
+	seeds := 24
+	if testing.Short() {
+		seeds = 6
+	}
+	for seed := 0; seed < seeds; seed++ {
+		composite := seed%2 == 1
+		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			r := rand.New(rand.NewSource(int64(seed)))
+			s := newStream(r, composite)
+			root := t.TempDir()
+			src := reader.DirSource{Root: filepath.Join(root, "dms")}
+			cat := openCatalog(t, filepath.Join(root, "wh"))
+			ident := []string{s.schema, s.table}
+			revealed := 0
+			for revealed < len(s.files) {
+				step := 1 + r.Intn(4)
+				for i := 0; i < step && revealed < len(s.files); i++ {
+					s.write(t, src.Root, s.files[revealed])
+					revealed++
+				}
+				opt := merge.Options{Key: s.key, BatchFiles: 1 + r.Intn(4)}
+				if r.Intn(3) == 0 {
+					opt.BatchBytes = 1 // one file per batch
+				}
+				st, err := merge.Table(ctx, cat, src, tableFiles(t, src, s.schema+"."+s.table), ident, opt)
+				if err != nil {
+					t.Fatalf("run after %d files: %v", revealed, err)
+				}
+				tbl, err := cat.LoadTable(ctx, ident)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := testutil.ReadTable(ctx, tbl, s.key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := testutil.Diff(s.replay(revealed), got, 10); d != "" {
+					t.Fatalf("after %d of %d files (stats %+v):\n%s", revealed, len(s.files), st, d)
+				}
+				if want := s.files[revealed-1].name; st.Checkpoint.CDCLast != want && st.Checkpoint.LoadLast != want {
+					t.Fatalf("checkpoint %+v does not name the last file %s", st.Checkpoint, want)
+				}
+				// A rerun with nothing new must change nothing.
+				before := tbl.CurrentSnapshot().SnapshotID
+				st2, err := merge.Table(ctx, cat, src, tableFiles(t, src, s.schema+"."+s.table), ident, opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tbl2, _ := cat.LoadTable(ctx, ident)
+				if st2.Commits != 0 || tbl2.CurrentSnapshot().SnapshotID != before {
+					t.Fatalf("rerun committed: %+v", st2)
+				}
+			}
+		})
+	}
+}
