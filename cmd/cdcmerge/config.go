@@ -184,7 +184,6 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	return cfg, nil
 }
 
-
 func mergeKeys(cfg *Config, keys keyFlags) {
 	names := make([]string, 0, len(keys))
 	for t := range keys {
