@@ -83,7 +83,7 @@ func openSQL(cfg Config) (icecat.Catalog, error) {
 	}
 	name := cfg.Name
 	if name == "" {
-		name = "cdcmerge"
+		name = "default"
 	}
 	cat, err := sqlcat.NewCatalog(name, db, sqlcat.SQLite, iceberg.Properties{"warehouse": loc})
 	if err != nil {

@@ -46,7 +46,7 @@ var settingDocs = []struct{ Flag, Env, YAML, Doc string }{
 	{"--warehouse", "CDCMERGE_WAREHOUSE", "warehouse", "Iceberg warehouse root; new tables are created under it"},
 	{"--catalog", "CDCMERGE_CATALOG", "catalog", "catalog type: sql (default; SQLite at <warehouse>/catalog.db)"},
 	{"--catalog-uri", "CDCMERGE_CATALOG_URI", "catalog_uri", "catalog database (sql: SQLite file path); default <warehouse>/catalog.db"},
-	{"--catalog-name", "CDCMERGE_CATALOG_NAME", "catalog_name", "catalog name stored in the SQL catalog rows (default cdcmerge)"},
+	{"--catalog-name", "CDCMERGE_CATALOG_NAME", "catalog_name", "catalog name stored in the SQL catalog rows (default default, what other tools assume)"},
 	{"--key", "CDCMERGE_KEY", "tables.<t>.key", "key columns of a table: schema.table=col[,col...]; repeat the flag per table (env: ';' between tables)"},
 	{"--tables", "CDCMERGE_TABLES", "select", "only the tables matching these globs on schema.table, comma-separated (default all)"},
 	{"--timestamp-column", "CDCMERGE_TIMESTAMP_COLUMN", "timestamp_column", "the DMS TimestampColumnName (default commit_ts when the table has it)"},

@@ -31,7 +31,7 @@ func commonFlags(name string, stderr io.Writer) (*flag.FlagSet, *Config, keyFlag
 	fs.StringVar(&v.Warehouse, "warehouse", "", "Iceberg warehouse root")
 	fs.StringVar(&v.Catalog, "catalog", "", "catalog type: sql")
 	fs.StringVar(&v.CatalogURI, "catalog-uri", "", "catalog database (default <warehouse>/catalog.db)")
-	fs.StringVar(&v.CatalogName, "catalog-name", "", "catalog name (default cdcmerge)")
+	fs.StringVar(&v.CatalogName, "catalog-name", "", "catalog name (default: default)")
 	fs.Var(keys, "key", "schema.table=col[,col...] (repeatable)")
 	fs.StringVar(&tables, "tables", "", "globs on schema.table, comma-separated")
 	fs.StringVar(&v.TimestampColumn, "timestamp-column", "", "DMS TimestampColumnName (default commit_ts if present)")
