@@ -3,8 +3,10 @@ package dedupe
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -35,16 +37,16 @@ type Options struct {
 
 // Result is the latest change per key of a batch.
 type Result struct {
-	// Keys holds the encoded key of every winner; the value says whether
-	// the winner deletes.
-	Keys map[string]bool
-	// FirstKeys holds the distinct encodings of the first key column of the
-	// winners, sorted, for pruning data files by column bounds.
-	FirstKeys []string
+	// Keys holds the encoded key of every winner; Deletes(i) says whether
+	// the winner of key i deletes.
+	Keys *KeySet
 	// Upserts holds the winning I and U rows, in the table schema.
 	Upserts []arrow.RecordBatch
 	// Changes counts the input rows, Deletes the winners that delete.
 	Changes, Deletes int64
+
+	deletes   []bool
+	firstKeys func() []string
 }
 
 // Release frees the upsert records.
@@ -55,8 +57,13 @@ func (r *Result) Release() {
 	r.Upserts = nil
 }
 
-// IsDelete reports whether the winner for encoded key k deletes.
-func (r *Result) IsDelete(k string) bool { return r.Keys[k] }
+// IsDelete reports whether the winner for key index i deletes.
+func (r *Result) IsDelete(i int32) bool { return r.deletes[i] }
+
+// FirstKeys returns the distinct encodings of the first key column of the
+// winners, sorted, for pruning data files by column bounds. It is computed
+// on first use: a batch applied to an empty table never needs it.
+func (r *Result) FirstKeys() []string { return r.firstKeys() }
 
 // UpsertRows is the number of rows in Upserts.
 func (r *Result) UpsertRows() int64 {
@@ -67,12 +74,12 @@ func (r *Result) UpsertRows() int64 {
 	return n
 }
 
+// winner is the current latest change of one key. It holds no pointers.
 type winner struct {
-	part  int32
-	row   int32
-	op    byte
-	load  bool
-	order string
+	part int32
+	row  int32
+	op   byte
+	load bool
 }
 
 // RowError is a bad row of an input file.
@@ -88,8 +95,11 @@ func Latest(ctx context.Context, parts []Part, opt Options, mem memory.Allocator
 	for _, p := range parts {
 		total += int(p.Record.NumRows())
 	}
-	wins := make(map[string]winner, total)
-	res := &Result{}
+	keys := NewKeySet(total)
+	wins := make([]winner, 0, total)
+	encs := make([]*KeyEncoder, len(parts))
+	orders := make([]func(int) string, len(parts))
+	res := &Result{Keys: keys}
 	var buf []byte
 	for pi, p := range parts {
 		rec := p.Record
@@ -102,7 +112,8 @@ func Latest(ctx context.Context, parts []Part, opt Options, mem memory.Allocator
 		if err != nil {
 			return nil, &RowError{Path: p.Path, Row: -1, Msg: err.Error()}
 		}
-		order := orderFunc(rec, opt, p.Load)
+		encs[pi] = enc
+		orders[pi] = orderFunc(rec, opt, p.Load)
 		n := int(rec.NumRows())
 		res.Changes += int64(n)
 		for i := 0; i < n; i++ {
@@ -120,42 +131,41 @@ func Latest(ctx context.Context, parts []Part, opt Options, mem memory.Allocator
 					Hint: "an empty key cannot identify a row; check the source table and --key"}
 			}
 			w := winner{part: int32(pi), row: int32(i), op: p.Ops[i], load: p.Load}
-			if order != nil {
-				w.order = order(i)
-			}
-			cur, ok := wins[string(buf)]
-			if ok && !replaces(w, cur) {
+			k, added := keys.Add(buf)
+			if added {
+				wins = append(wins, w)
 				continue
 			}
-			wins[string(buf)] = w
+			if replaces(w, wins[k], orders) {
+				wins[k] = w
+			}
 		}
 	}
-	// Collect upsert rows per part, and the key sets.
+	// Collect upsert rows per part.
 	takes := make([][]int32, len(parts))
-	encs := make([]*KeyEncoder, len(parts))
-	res.Keys = make(map[string]bool, len(wins))
-	first := make(map[string]struct{})
+	res.deletes = make([]bool, len(wins))
 	for k, w := range wins {
-		res.Keys[k] = w.op == reader.OpDelete
 		if w.op == reader.OpDelete {
+			res.deletes[k] = true
 			res.Deletes++
 		} else {
 			takes[w.part] = append(takes[w.part], w.row)
 		}
-		e := encs[w.part]
-		if e == nil {
-			idx, _ := columnIndexes(parts[w.part].Record.Schema(), opt.Key)
-			e, _ = NewKeyEncoder(parts[w.part].Record, idx)
-			encs[w.part] = e
+	}
+	res.firstKeys = sync.OnceValue(func() []string {
+		first := make(map[string]struct{})
+		var buf []byte
+		for _, w := range wins {
+			buf = encs[w.part].AppendFirst(buf[:0], int(w.row))
+			first[string(buf)] = struct{}{}
 		}
-		buf = e.AppendFirst(buf[:0], int(w.row))
-		first[string(buf)] = struct{}{}
-	}
-	res.FirstKeys = make([]string, 0, len(first))
-	for k := range first {
-		res.FirstKeys = append(res.FirstKeys, k)
-	}
-	sort.Strings(res.FirstKeys)
+		out := make([]string, 0, len(first))
+		for k := range first {
+			out = append(out, k)
+		}
+		sort.Strings(out)
+		return out
+	})
 	for pi, p := range parts {
 		rows := takes[pi]
 		if len(rows) == 0 {
@@ -166,7 +176,7 @@ func Latest(ctx context.Context, parts []Part, opt Options, mem memory.Allocator
 			res.Upserts = append(res.Upserts, p.Record)
 			continue
 		}
-		sort.Slice(rows, func(a, b int) bool { return rows[a] < rows[b] })
+		slices.Sort(rows)
 		rec, err := take(ctx, p.Record, rows, mem)
 		if err != nil {
 			res.Release()
@@ -177,12 +187,25 @@ func Latest(ctx context.Context, parts []Part, opt Options, mem memory.Allocator
 	return res, nil
 }
 
-// replaces reports whether change w, seen after cur in stream order, wins.
-func replaces(w, cur winner) bool {
+// replaces reports whether change w, seen after cur in stream order, wins:
+// CDC beats LOAD; otherwise a greater or equal order value (equal: the
+// later position wins).
+func replaces(w, cur winner, orders []func(int) string) bool {
 	if w.load != cur.load {
 		return !w.load
 	}
-	return w.order >= cur.order
+	ow, oc := orders[w.part], orders[cur.part]
+	if ow == nil && oc == nil {
+		return true
+	}
+	var a, b string
+	if ow != nil {
+		a = ow(int(w.row))
+	}
+	if oc != nil {
+		b = oc(int(cur.row))
+	}
+	return a >= b
 }
 
 func isEmptyKey(enc *KeyEncoder, i int) bool {

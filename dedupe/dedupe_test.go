@@ -77,8 +77,8 @@ func latest(t *testing.T, parts ...dedupe.Part) (map[int64]string, int64) {
 			out[ids.Value(i)] = vs.Value(i)
 		}
 	}
-	if int64(len(res.Keys)) != int64(len(out))+res.Deletes {
-		t.Fatalf("keys %d != upserts %d + deletes %d", len(res.Keys), len(out), res.Deletes)
+	if int64(res.Keys.Len()) != int64(len(out))+res.Deletes {
+		t.Fatalf("keys %d != upserts %d + deletes %d", res.Keys.Len(), len(out), res.Deletes)
 	}
 	return out, res.Deletes
 }

@@ -27,8 +27,8 @@ type rewrite struct {
 // matches is what the copy-on-write plan found in the table.
 type matches struct {
 	rewrites []rewrite
-	// found holds the keys of the batch the table held.
-	found map[string]struct{}
+	// found marks, by key index of the batch, the keys the table held.
+	found []bool
 	// candidates counts files whose bounds could hold a key (read), and
 	// files counts all data files of the snapshot.
 	candidates, files int
@@ -36,8 +36,8 @@ type matches struct {
 
 // planCopyOnWrite finds the data files of tbl that hold keys of res.
 func planCopyOnWrite(ctx context.Context, tbl *table.Table, key []string, res *dedupe.Result) (*matches, error) {
-	m := &matches{found: map[string]struct{}{}}
-	if tbl.CurrentSnapshot() == nil || len(res.Keys) == 0 {
+	m := &matches{found: make([]bool, res.Keys.Len())}
+	if tbl.CurrentSnapshot() == nil || res.Keys.Len() == 0 {
 		return m, nil
 	}
 	scan := tbl.Scan(table.WithSelectedFields(key...))
@@ -55,7 +55,7 @@ func planCopyOnWrite(ctx context.Context, tbl *table.Table, key []string, res *d
 		if len(task.DeleteFiles)+len(task.EqualityDeleteFiles)+len(task.DeletionVectorFiles) > 0 {
 			return nil, fmt.Errorf("data file %s has delete files; this table is copy-on-write and cdcmerge does not mix write modes on one table", task.File.FilePath())
 		}
-		if !mayHold(task.File, first, res.FirstKeys) {
+		if !mayHold(task.File, first, res.FirstKeys()) {
 			continue
 		}
 		m.candidates++
@@ -85,11 +85,11 @@ func planCopyOnWrite(ctx context.Context, tbl *table.Table, key []string, res *d
 			}
 			for i := 0; i < int(rec.NumRows()); i++ {
 				buf, _ = enc.Append(buf[:0], i)
-				_, in := res.Keys[string(buf)]
-				drop = append(drop, in)
-				if in {
+				k := res.Keys.Find(buf)
+				drop = append(drop, k >= 0)
+				if k >= 0 {
 					hit = true
-					m.found[string(buf)] = struct{}{}
+					m.found[k] = true
 				}
 			}
 			rec.Release()

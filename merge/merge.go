@@ -79,6 +79,18 @@ type Stats struct {
 	Seconds    float64           `json:"seconds"`
 	Checkpoint reader.Checkpoint `json:"checkpoint"`
 	Created    bool              `json:"created,omitempty"`
+	// Phases holds the seconds spent in each step, summed over batches:
+	// read, schema, dedupe, plan, write, commit.
+	Phases map[string]float64 `json:"phases"`
+}
+
+func (st *Stats) phase(name string, since time.Time) time.Time {
+	now := time.Now()
+	if st.Phases == nil {
+		st.Phases = map[string]float64{}
+	}
+	st.Phases[name] += now.Sub(since).Seconds()
+	return now
 }
 
 // KeyError says a table has no usable key.
@@ -218,6 +230,7 @@ type batchRun struct {
 
 // apply runs one batch to its commit.
 func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkpoint, files []reader.File, horizon time.Time) (*table.Table, reader.Checkpoint, error) {
+	t0 := time.Now()
 	decoded, err := b.read(ctx, files)
 	defer func() {
 		for _, d := range decoded {
@@ -241,6 +254,7 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 			}
 		}
 	}
+	t0 = b.st.phase("read", t0)
 	union, err := unionSchema(b.name, decoded)
 	if err != nil {
 		return nil, cp, err
@@ -288,15 +302,18 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 		parts = append(parts, dedupe.Part{Path: d.File.Path, Load: d.File.Kind == reader.Load, Record: rec, Ops: d.Ops})
 		d.Release()
 	}
+	t0 = b.st.phase("schema", t0)
 	res, err := dedupe.Latest(ctx, parts, dedupe.Options{Key: b.key, TimestampColumn: tsCol}, b.opt.Mem)
 	if err != nil {
 		return nil, cp, fmt.Errorf("table %s: %w", b.name, err)
 	}
 	defer res.Release()
+	t0 = b.st.phase("dedupe", t0)
 	m, err := planCopyOnWrite(ctx, tbl, b.key, res)
 	if err != nil {
 		return nil, cp, fmt.Errorf("table %s: %w", b.name, err)
 	}
+	t0 = b.st.phase("plan", t0)
 	var added []iceberg.DataFile
 	if len(m.rewrites) > 0 || len(res.Upserts) > 0 {
 		added, err = writer.DataFiles(ctx, tbl, target, rewrittenRows(ctx, tbl, m, res.Upserts, target, b.opt.Mem), b.opt.Writer)
@@ -307,6 +324,7 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 	if err := fault.Point(fault.AfterDataFiles); err != nil {
 		return nil, cp, err
 	}
+	t0 = b.st.phase("write", t0)
 	var removed []iceberg.DataFile
 	for _, rw := range m.rewrites {
 		removed = append(removed, rw.task.File)
@@ -325,6 +343,7 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 	if err != nil {
 		return nil, cp, err
 	}
+	b.st.phase("commit", t0)
 	if err := fault.Point(fault.AfterCommit); err != nil {
 		return nil, cp, err
 	}
@@ -342,13 +361,17 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 
 // counts splits the winners into inserted, updated and deleted rows.
 func counts(res *dedupe.Result, m *matches) (ins, upd, del int64) {
-	var foundDel int64
-	for k := range m.found {
-		if res.IsDelete(k) {
+	var found, foundDel int64
+	for k, f := range m.found {
+		if !f {
+			continue
+		}
+		found++
+		if res.IsDelete(int32(k)) {
 			foundDel++
 		}
 	}
-	upd = int64(len(m.found)) - foundDel
+	upd = found - foundDel
 	ins = res.UpsertRows() - upd
 	return ins, upd, foundDel
 }

@@ -220,7 +220,7 @@ func (s modelStream) apply(state testutil.Rows, op string, rw []any) {
 	state[k] = m
 }
 
-func openCatalog(t *testing.T, wh string) icecat.Catalog {
+func openCatalog(t testing.TB, wh string) icecat.Catalog {
 	t.Helper()
 	cat, err := catalog.Open(context.Background(), catalog.Config{Warehouse: wh})
 	if err != nil {

@@ -1,0 +1,40 @@
+package dedupe_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/cdcmerge/cdcmerge/dedupe"
+)
+
+func TestKeySet(t *testing.T) {
+	for _, collide := range []bool{false, true} {
+		t.Run(fmt.Sprintf("collide=%v", collide), func(t *testing.T) {
+			s := dedupe.NewKeySet(0)
+			if collide {
+				// Every key has the same hash: the overflow path must keep
+				// them apart.
+				s.SetHash(func([]byte) uint64 { return 42 })
+			}
+			for i := 0; i < 1000; i++ {
+				k := []byte(fmt.Sprintf("key-%d", i))
+				idx, added := s.Add(k)
+				if !added || idx != int32(i) {
+					t.Fatalf("add %s: %d %v", k, idx, added)
+				}
+			}
+			for i := 0; i < 1000; i++ {
+				k := []byte(fmt.Sprintf("key-%d", i))
+				if idx, added := s.Add(k); added || idx != int32(i) {
+					t.Fatalf("re-add %s: %d %v", k, idx, added)
+				}
+				if s.Find(k) != int32(i) || string(s.Key(int32(i))) != string(k) {
+					t.Fatalf("find %s", k)
+				}
+			}
+			if s.Find([]byte("absent")) != -1 || s.Len() != 1000 {
+				t.Fatal("absent key found or wrong length")
+			}
+		})
+	}
+}

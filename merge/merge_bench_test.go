@@ -1,0 +1,72 @@
+package merge_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/cdcmerge/cdcmerge/gen"
+	"github.com/cdcmerge/cdcmerge/merge"
+	"github.com/cdcmerge/cdcmerge/reader"
+)
+
+// benchRows is the full-load size of the micro benchmarks (env
+// CDCMERGE_BENCH_ROWS); changes are a fifth of it. The end-to-end
+// comparison with the peers lives in bench/.
+func benchRows() int {
+	if v, err := strconv.Atoi(os.Getenv("CDCMERGE_BENCH_ROWS")); err == nil && v > 0 {
+		return v
+	}
+	return 200000
+}
+
+func benchData(b *testing.B) (load, all reader.TableFiles, src reader.Source) {
+	b.Helper()
+	dir := b.TempDir()
+	rows := benchRows()
+	if _, err := gen.Generate(context.Background(), gen.DirSink(dir), gen.Config{
+		Tables: []string{"shop.orders"}, Rows: rows, Changes: rows / 5, LoadFiles: 4, CDCFiles: 20, Seed: 7,
+	}); err != nil {
+		b.Fatal(err)
+	}
+	src = reader.DirSource{Root: dir}
+	tables, _, err := reader.Discover(context.Background(), src)
+	if err != nil || len(tables) != 1 {
+		b.Fatal(err)
+	}
+	all = tables[0]
+	load = all
+	load.CDC = nil
+	return load, all, src
+}
+
+func BenchmarkInitialLoad(b *testing.B) {
+	load, _, src := benchData(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		cat := openCatalog(b, filepath.Join(b.TempDir(), "wh"))
+		if _, err := merge.Table(context.Background(), cat, src, load, []string{"shop", "orders"}, merge.Options{Key: []string{"order_id"}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkIncremental(b *testing.B) {
+	load, all, src := benchData(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		cat := openCatalog(b, filepath.Join(b.TempDir(), "wh"))
+		if _, err := merge.Table(context.Background(), cat, src, load, []string{"shop", "orders"}, merge.Options{Key: []string{"order_id"}}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		st, err := merge.Table(context.Background(), cat, src, all, []string{"shop", "orders"}, merge.Options{Key: []string{"order_id"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("phases: %v", st.Phases)
+	}
+}
