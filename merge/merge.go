@@ -51,14 +51,15 @@ type Options struct {
 	Writer          writer.Options
 	Mem             memory.Allocator
 	Log             *slog.Logger
-	// Progress, when set, is told about each step.
+	// Progress, when set, is told after each file is read and after each
+	// commit. It is called from one goroutine at a time.
 	Progress func(Progress)
 }
 
 // Progress reports work done within a table's run.
 type Progress struct {
 	Table      string
-	Step       string // "read", "commit"
+	Step       string // "read" (a file was decoded), "write", "commit"
 	Files      int    // files done so far
 	TotalFiles int
 	Bytes      int64
@@ -140,24 +141,17 @@ func Table(ctx context.Context, cat icecat.Catalog, src reader.Source, tf reader
 	for _, f := range pending {
 		total += f.Size
 	}
-	done := 0
-	var doneBytes int64
+	prog := &progress{fn: opt.Progress, p: Progress{Table: name, TotalFiles: len(pending), TotalBytes: total}}
 	for _, batch := range Batches(pending, opt.BatchBytes, opt.BatchFiles) {
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}
-		b := batchRun{name: name, ident: ident, cat: cat, src: src, key: key, opt: &opt, st: &st}
+		b := batchRun{name: name, ident: ident, cat: cat, src: src, key: key, opt: &opt, st: &st, prog: prog}
 		tbl, cp, err = b.apply(ctx, tbl, cp, batch, horizon)
 		if err != nil {
 			return st, err
 		}
-		done += len(batch)
-		for _, f := range batch {
-			doneBytes += f.Size
-		}
-		if opt.Progress != nil {
-			opt.Progress(Progress{Table: name, Step: "commit", Files: done, TotalFiles: len(pending), Bytes: doneBytes, TotalBytes: total})
-		}
+		prog.report("commit", 0, 0)
 		st.Checkpoint = cp
 	}
 	return st, nil
@@ -218,7 +212,27 @@ func Batches(files []reader.File, maxBytes int64, maxFiles int) [][]reader.File 
 	return out
 }
 
+// progress serialises Progress reports from the reading goroutines.
+type progress struct {
+	mu sync.Mutex
+	fn func(Progress)
+	p  Progress
+}
+
+func (p *progress) report(step string, files int, bytes int64) {
+	if p == nil || p.fn == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.p.Step = step
+	p.p.Files += files
+	p.p.Bytes += bytes
+	p.fn(p.p)
+}
+
 type batchRun struct {
+	prog  *progress
 	name  string
 	ident table.Identifier
 	cat   icecat.Catalog
@@ -314,6 +328,7 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 		return nil, cp, fmt.Errorf("table %s: %w", b.name, err)
 	}
 	t0 = b.st.phase("plan", t0)
+	b.prog.report("write", 0, 0)
 	var added []iceberg.DataFile
 	if len(m.rewrites) > 0 || len(res.Upserts) > 0 {
 		added, err = writer.DataFiles(ctx, tbl, target, rewrittenRows(ctx, tbl, m, res.Upserts, target, b.opt.Mem), b.opt.Writer)
@@ -398,6 +413,7 @@ func (b *batchRun) read(ctx context.Context, files []reader.File) ([]*reader.Dec
 			defer wg.Done()
 			for i := range next {
 				out[i], errs[i] = reader.ReadFile(ctx, b.src, files[i], b.opt.Mem)
+				b.prog.report("read", 1, files[i].Size)
 			}
 		}()
 	}

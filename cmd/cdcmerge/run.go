@@ -259,7 +259,7 @@ func progressBar(w io.Writer) func(merge.Progress) {
 			frac = float64(p.Bytes) / float64(p.TotalBytes)
 		}
 		n := int(frac * width)
-		fmt.Fprintf(w, "\r\033[K%s [%s%s] %d/%d files", p.Table, strings.Repeat("#", n), strings.Repeat(" ", width-n), p.Files, p.TotalFiles)
+		fmt.Fprintf(w, "\r\033[K%s [%s%s] %d/%d files read, %s", p.Table, strings.Repeat("#", n), strings.Repeat(" ", width-n), p.Files, p.TotalFiles, p.Step)
 	}
 }
 
