@@ -170,6 +170,9 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 		cfg.Select = splitList(tablesFlag)
 	}
 	mergeKeys(cfg, keys)
+	if err := checkKeys(cfg); err != nil {
+		return nil, err
+	}
 	if cfg.Output == "" {
 		cfg.Output = "text"
 	}
@@ -195,6 +198,31 @@ func mergeKeys(cfg *Config, keys keyFlags) {
 		tc.Key = keys[t]
 		cfg.Tables[t] = tc
 	}
+}
+
+// checkKeys rejects a table key that names a column twice (as a repeated
+// --key for one table or "a,a" would) or names an empty column: the key
+// becomes the table's Iceberg identifier fields, which are a set.
+func checkKeys(cfg *Config) error {
+	names := make([]string, 0, len(cfg.Tables))
+	for t := range cfg.Tables {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	for _, t := range names {
+		seen := map[string]bool{}
+		for _, c := range cfg.Tables[t].Key {
+			l := strings.ToLower(strings.TrimSpace(c))
+			if l == "" {
+				return usagef("the key of table %s has an empty column name", t)
+			}
+			if seen[l] {
+				return usagef("the key of table %s names column %q more than once", t, c)
+			}
+			seen[l] = true
+		}
+	}
+	return nil
 }
 
 func splitList(s string) []string {

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/cdcmerge/cdcmerge/internal/fault"
+	"github.com/cdcmerge/cdcmerge/internal/testutil"
+)
+
+// buildFaultBinary builds cdcmerge with -tags faultinject into dir.
+func buildFaultBinary(t *testing.T, dir string) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go tool is needed to build the fault-injection binary: %v", err)
+	}
+	bin := filepath.Join(dir, "cdcmerge-fi")
+	cmd := exec.Command(goTool, "build", "-tags", "faultinject", "-o", bin, "./")
+	cmd.Dir = "." // the package directory: go test runs tests there
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build -tags faultinject: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestCrash kills a real cdcmerge process (SIGKILL, from inside, at an exact
+// fault point) and checks that the next run leaves the table exactly as an
+// uninterrupted run does.
+func TestCrash(t *testing.T) {
+	clearEnv(t)
+	bin := buildFaultBinary(t, t.TempDir())
+
+	// The uninterrupted reference, and the source every case copies.
+	base := t.TempDir()
+	template := filepath.Join(base, "dms")
+	genSource(t, template, "--tables", "shop.orders")
+	refSrc := filepath.Join(base, "dms-ref")
+	copyTree(t, template, refSrc)
+	refWH := filepath.Join(base, "wh-ref")
+	out := mustCLI(t, runArgs(refSrc, refWH, "--batch-files", "2")...)
+	if l := lineOf(out, "shop.orders: "); !strings.Contains(l, "5 files") || !strings.Contains(l, "3 commits") {
+		t.Fatalf("reference run: %q, want 5 files in 3 commits", l)
+	}
+	want := rowsOf(t, refWH, "shop.orders", ordersKey)
+	if len(want) == 0 {
+		t.Fatal("the reference table is empty")
+	}
+	cdc := cdcNames(t, template, "shop/orders")
+
+	cases := []struct {
+		point string
+		// committed says whether the first batch is in the table after the
+		// kill; then its checkpoint names the batch's last file.
+		committed bool
+		// rerunFiles is how many files the rerun applies.
+		rerunFiles string
+	}{
+		{fault.BeforeCommit, false, "5 files"},
+		{fault.AfterDataFiles, false, "5 files"},
+		{fault.AfterCommit, true, "3 files"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.point, func(t *testing.T) {
+			root := t.TempDir()
+			src := filepath.Join(root, "dms")
+			wh := filepath.Join(root, "wh")
+			copyTree(t, template, src)
+			args := runArgs(src, wh, "--batch-files", "2")
+
+			cmd := exec.Command(bin, args...)
+			cmd.Env = append(os.Environ(), "CDCMERGE_FAULT="+tc.point)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) {
+				t.Fatalf("CDCMERGE_FAULT=%s: the process was not killed (err %v)\nstdout:\n%s\nstderr:\n%s", tc.point, err, stdout.String(), stderr.String())
+			}
+			ws, ok := ee.Sys().(syscall.WaitStatus)
+			if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL || ee.ExitCode() == 0 {
+				t.Fatalf("CDCMERGE_FAULT=%s: want death by SIGKILL, got %v\nstderr:\n%s", tc.point, ee, stderr.String())
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("the killed run printed a summary:\n%s", stdout.String())
+			}
+
+			// What the crash left behind.
+			tbl := loadTable(t, wh, "shop.orders")
+			switch {
+			case !tc.committed:
+				if tbl != nil {
+					st := stateOf(t, wh, "shop.orders")
+					if st.snapshot != 0 || !st.checkpoint.IsZero() {
+						t.Fatalf("after a kill at %s the table has committed data: %+v", tc.point, st)
+					}
+					if rows := rowsOf(t, wh, "shop.orders", ordersKey); len(rows) != 0 {
+						t.Fatalf("after a kill at %s the table holds %d rows", tc.point, len(rows))
+					}
+				}
+			default:
+				if tbl == nil {
+					t.Fatalf("after a kill at %s the table does not exist", tc.point)
+				}
+				st := stateOf(t, wh, "shop.orders")
+				if st.snapshot == 0 || st.checkpoint.LoadLast != "LOAD00000001.parquet" || st.checkpoint.CDCLast != cdc[0] {
+					t.Fatalf("after a kill at %s: %+v, want the first batch (LOAD and %s) committed", tc.point, st, cdc[0])
+				}
+				if rows := rowsOf(t, wh, "shop.orders", ordersKey); len(rows) == 0 {
+					t.Fatalf("after a kill at %s the committed batch holds no rows", tc.point)
+				}
+			}
+
+			// status sees the same.
+			out := mustCLI(t, "status", "--source", src, "--warehouse", wh, "--log-level", "warn")
+			wantPending := " 5 files pending"
+			if tc.committed {
+				wantPending = " 3 files pending"
+			}
+			if l := lineOf(out, "shop.orders: "); !strings.Contains(l, wantPending) || strings.Contains(l, "PROBLEM") {
+				t.Errorf("status after the kill: %q, want%s", l, wantPending)
+			}
+
+			// The rerun finishes the job.
+			out = mustCLI(t, args...)
+			if l := lineOf(out, "shop.orders: "); !strings.Contains(l, tc.rerunFiles) {
+				t.Errorf("rerun: %q, want %s", l, tc.rerunFiles)
+			}
+			if d := testutil.Diff(want, rowsOf(t, wh, "shop.orders", ordersKey), 10); d != "" {
+				t.Fatalf("after a kill at %s and a rerun, the table differs from the uninterrupted run:\n%s", tc.point, d)
+			}
+			if st := stateOf(t, wh, "shop.orders"); st.checkpoint.CDCLast != cdc[len(cdc)-1] {
+				t.Errorf("checkpoint after the rerun: %+v, want %s", st.checkpoint, cdc[len(cdc)-1])
+			}
+			// And one more run has nothing to do.
+			out = mustCLI(t, args...)
+			if l := lineOf(out, "shop.orders: "); !strings.Contains(l, "up to date") {
+				t.Errorf("second rerun: %q, want up to date", l)
+			}
+		})
+	}
+}
