@@ -174,6 +174,14 @@ func resolveKey(name string, tbl *table.Table, given []string) ([]string, error)
 			return have, nil
 		}
 	}
+	seen := map[string]bool{}
+	for _, k := range given {
+		l := strings.ToLower(k)
+		if k == "" || seen[l] {
+			return nil, &KeyError{name, fmt.Sprintf("the key (%s) names a column twice or has an empty name", strings.Join(given, ","))}
+		}
+		seen[l] = true
+	}
 	if len(given) == 0 {
 		return nil, &KeyError{name, fmt.Sprintf("no key columns are known; give them with --key %s=<col>[,<col>...] or under tables.%s.key in the config file", name, name)}
 	}
@@ -263,8 +271,8 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 		b.st.Rows += d.Record.NumRows()
 		for _, k := range b.key {
 			if !hasColumn(d.Record.Schema().Fields(), k) {
-				return nil, cp, &reader.FileError{Path: d.File.Path, Row: -1, Column: k, Msg: fmt.Sprintf("key column of table %s is missing", b.name),
-					Hint: "DMS writes every column into every file: check that the file belongs to this table and that --key is right"}
+				return nil, cp, fmt.Errorf("table %s: %w", b.name, &reader.FileError{Path: d.File.Path, Row: -1, Column: k, Msg: "the key column is missing",
+					Hint: "DMS writes every column into every file: check that the file belongs to this table and that --key is right"})
 			}
 		}
 	}
