@@ -13,6 +13,7 @@ import (
 	"github.com/apache/iceberg-go"
 	icecat "github.com/apache/iceberg-go/catalog"
 	sqlcat "github.com/apache/iceberg-go/catalog/sql"
+	_ "github.com/apache/iceberg-go/io/gocloud/s3" // s3:// warehouses
 	"github.com/apache/iceberg-go/table"
 	_ "modernc.org/sqlite" // pure-Go SQLite driver for the embedded catalog
 
@@ -31,8 +32,27 @@ type Config struct {
 	// URI is the database: a SQLite file path or file: URI for sql.
 	// Empty means <Warehouse>/catalog.db.
 	URI string
-	// Warehouse is the root under which new tables are created.
+	// Warehouse is the root under which new tables are created: a local
+	// folder or s3://bucket/prefix.
 	Warehouse string
+	// S3Endpoint and S3Region say how the warehouse's S3 is reached (the
+	// credentials come from the AWS default chain, passed in the context
+	// with iceberg-go's utils.WithAwsConfig). An endpoint turns on
+	// path-style addressing, as MinIO needs.
+	S3Endpoint string
+	S3Region   string
+}
+
+// ioProps are the iceberg-go FileIO properties for cfg.
+func (cfg Config) ioProps(loc string) iceberg.Properties {
+	props := iceberg.Properties{"warehouse": loc}
+	if cfg.S3Endpoint != "" {
+		props["s3.endpoint"] = cfg.S3Endpoint
+	}
+	if cfg.S3Region != "" {
+		props["s3.region"] = cfg.S3Region
+	}
+	return props
 }
 
 // Open opens the catalog described by cfg.
@@ -68,7 +88,7 @@ func openSQL(cfg Config) (icecat.Catalog, error) {
 	uri := cfg.URI
 	if uri == "" {
 		if !strings.HasPrefix(loc, "file://") {
-			return nil, fmt.Errorf("the embedded SQLite catalog needs a local warehouse or --catalog-uri; warehouse is %s", loc)
+			return nil, fmt.Errorf("the embedded SQLite catalog keeps its database in a local file: with the warehouse on %s, give --catalog-uri /path/to/catalog.db (or use --catalog glue)", loc)
 		}
 		dir := strings.TrimPrefix(loc, "file://")
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -85,7 +105,7 @@ func openSQL(cfg Config) (icecat.Catalog, error) {
 	if name == "" {
 		name = "default"
 	}
-	cat, err := sqlcat.NewCatalog(name, db, sqlcat.SQLite, iceberg.Properties{"warehouse": loc})
+	cat, err := sqlcat.NewCatalog(name, db, sqlcat.SQLite, cfg.ioProps(loc))
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening SQL catalog %s: %w", uri, err)
