@@ -22,6 +22,10 @@ type Config struct {
 	Catalog         string                 `yaml:"catalog"`
 	CatalogURI      string                 `yaml:"catalog_uri"`
 	CatalogName     string                 `yaml:"catalog_name"`
+	S3Endpoint      string                 `yaml:"s3_endpoint"`
+	S3Region        string                 `yaml:"s3_region"`
+	SourceEndpoint  string                 `yaml:"source_s3_endpoint"`
+	WarehouseEndpt  string                 `yaml:"warehouse_s3_endpoint"`
 	TimestampColumn string                 `yaml:"timestamp_column"`
 	BatchBytes      int64                  `yaml:"batch_bytes"`
 	BatchFiles      int                    `yaml:"batch_files"`
@@ -42,11 +46,15 @@ type TableConfig struct {
 // settingDocs documents every setting once; the README table is checked
 // against it by a test.
 var settingDocs = []struct{ Flag, Env, YAML, Doc string }{
-	{"--source", "CDCMERGE_SOURCE", "source", "DMS bucket folder root holding <schema>/<table>/ folders (a local folder)"},
-	{"--warehouse", "CDCMERGE_WAREHOUSE", "warehouse", "Iceberg warehouse root; new tables are created under it"},
+	{"--source", "CDCMERGE_SOURCE", "source", "DMS bucket folder root holding <schema>/<table>/ folders: a local folder or s3://bucket/prefix"},
+	{"--warehouse", "CDCMERGE_WAREHOUSE", "warehouse", "Iceberg warehouse root (local folder or s3://bucket/prefix); new tables are created under it"},
 	{"--catalog", "CDCMERGE_CATALOG", "catalog", "catalog type: sql (default; SQLite at <warehouse>/catalog.db)"},
 	{"--catalog-uri", "CDCMERGE_CATALOG_URI", "catalog_uri", "catalog database (sql: SQLite file path); default <warehouse>/catalog.db"},
 	{"--catalog-name", "CDCMERGE_CATALOG_NAME", "catalog_name", "catalog name stored in the SQL catalog rows (default default, what other tools assume)"},
+	{"--s3-endpoint", "CDCMERGE_S3_ENDPOINT", "s3_endpoint", "S3-compatible endpoint for s3:// source and warehouse (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS); turns on path-style addressing"},
+	{"--s3-region", "CDCMERGE_S3_REGION", "s3_region", "AWS region (default: AWS_REGION or the profile's region)"},
+	{"--source-s3-endpoint", "CDCMERGE_SOURCE_S3_ENDPOINT", "source_s3_endpoint", "endpoint for the source only, when it differs from the warehouse's"},
+	{"--warehouse-s3-endpoint", "CDCMERGE_WAREHOUSE_S3_ENDPOINT", "warehouse_s3_endpoint", "endpoint for the warehouse only, when it differs from the source's"},
 	{"--key", "CDCMERGE_KEY", "tables.<t>.key", "key columns of a table: schema.table=col[,col...]; repeat the flag per table (env: ';' between tables)"},
 	{"--tables", "CDCMERGE_TABLES", "select", "only the tables matching these globs on schema.table, comma-separated (default all)"},
 	{"--timestamp-column", "CDCMERGE_TIMESTAMP_COLUMN", "timestamp_column", "the DMS TimestampColumnName (default commit_ts when the table has it)"},
@@ -113,6 +121,10 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	env("CDCMERGE_CATALOG", &cfg.Catalog)
 	env("CDCMERGE_CATALOG_URI", &cfg.CatalogURI)
 	env("CDCMERGE_CATALOG_NAME", &cfg.CatalogName)
+	env("CDCMERGE_S3_ENDPOINT", &cfg.S3Endpoint)
+	env("CDCMERGE_S3_REGION", &cfg.S3Region)
+	env("CDCMERGE_SOURCE_S3_ENDPOINT", &cfg.SourceEndpoint)
+	env("CDCMERGE_WAREHOUSE_S3_ENDPOINT", &cfg.WarehouseEndpt)
 	env("CDCMERGE_TIMESTAMP_COLUMN", &cfg.TimestampColumn)
 	env("CDCMERGE_OUTPUT", &cfg.Output)
 	env("CDCMERGE_LOG_LEVEL", &cfg.LogLevel)
@@ -157,6 +169,10 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	str("catalog", &cfg.Catalog, flagVals.Catalog)
 	str("catalog-uri", &cfg.CatalogURI, flagVals.CatalogURI)
 	str("catalog-name", &cfg.CatalogName, flagVals.CatalogName)
+	str("s3-endpoint", &cfg.S3Endpoint, flagVals.S3Endpoint)
+	str("s3-region", &cfg.S3Region, flagVals.S3Region)
+	str("source-s3-endpoint", &cfg.SourceEndpoint, flagVals.SourceEndpoint)
+	str("warehouse-s3-endpoint", &cfg.WarehouseEndpt, flagVals.WarehouseEndpt)
 	str("timestamp-column", &cfg.TimestampColumn, flagVals.TimestampColumn)
 	str("output", &cfg.Output, flagVals.Output)
 	str("log-level", &cfg.LogLevel, flagVals.LogLevel)

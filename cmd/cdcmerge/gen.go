@@ -10,10 +10,11 @@ import (
 	"path/filepath"
 
 	"github.com/cdcmerge/cdcmerge/gen"
+	"github.com/cdcmerge/cdcmerge/internal/s3util"
 )
 
 func genFlags(fs *flag.FlagSet, cfg *gen.Config) (out *string, tables *string) {
-	out = fs.String("out", "", "folder to write DMS output into (required)")
+	out = fs.String("out", "", "folder or s3://bucket/prefix to write DMS output into (required)")
 	tables = fs.String("tables", "shop.orders,shop.order_items", "tables to generate, schema.orders or schema.order_items, comma-separated")
 	fs.IntVar(&cfg.Rows, "rows", 1000, "full-load rows per table")
 	fs.IntVar(&cfg.Changes, "changes", 200, "CDC changes per table")
@@ -51,6 +52,7 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.SetOutput(stderr)
 	var cfg gen.Config
 	out, tables := genFlags(fs, &cfg)
+	endpoint := fs.String("s3-endpoint", "", "S3-compatible endpoint when --out is s3:// (default AWS_ENDPOINT_URL_S3)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return errFlagHelp
@@ -62,7 +64,19 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	cfg.Tables = splitList(*tables)
 	zeroAsExplicit(&cfg)
-	sum, err := gen.Generate(ctx, gen.DirSink(*out), cfg)
+	sink := gen.DirSink(*out)
+	if s3util.IsURL(*out) {
+		bucket, prefix, err := s3util.ParseURL(*out)
+		if err != nil {
+			return usagef("gen --out: %v", err)
+		}
+		client, err := s3util.Client(ctx, s3util.Options{Endpoint: *endpoint})
+		if err != nil {
+			return err
+		}
+		sink = gen.S3Sink(client, bucket, prefix)
+	}
+	sum, err := gen.Generate(ctx, sink, cfg)
 	if err != nil {
 		return err
 	}

@@ -13,9 +13,11 @@ import (
 	"time"
 
 	icecat "github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/utils"
 	"github.com/mattn/go-isatty"
 
 	"github.com/cdcmerge/cdcmerge/catalog"
+	"github.com/cdcmerge/cdcmerge/internal/s3util"
 	"github.com/cdcmerge/cdcmerge/merge"
 	"github.com/cdcmerge/cdcmerge/reader"
 )
@@ -32,6 +34,10 @@ func commonFlags(name string, stderr io.Writer) (*flag.FlagSet, *Config, keyFlag
 	fs.StringVar(&v.Catalog, "catalog", "", "catalog type: sql")
 	fs.StringVar(&v.CatalogURI, "catalog-uri", "", "catalog database (default <warehouse>/catalog.db)")
 	fs.StringVar(&v.CatalogName, "catalog-name", "", "catalog name (default: default)")
+	fs.StringVar(&v.S3Endpoint, "s3-endpoint", "", "S3-compatible endpoint (MinIO); path-style addressing")
+	fs.StringVar(&v.S3Region, "s3-region", "", "AWS region")
+	fs.StringVar(&v.SourceEndpoint, "source-s3-endpoint", "", "endpoint of the source only")
+	fs.StringVar(&v.WarehouseEndpt, "warehouse-s3-endpoint", "", "endpoint of the warehouse only")
 	fs.Var(keys, "key", "schema.table=col[,col...] (repeatable)")
 	fs.StringVar(&tables, "tables", "", "globs on schema.table, comma-separated")
 	fs.StringVar(&v.TimestampColumn, "timestamp-column", "", "DMS TimestampColumnName (default commit_ts if present)")
@@ -127,7 +133,39 @@ func planJobs(ctx context.Context, cfg *Config, src reader.Source, log *slog.Log
 }
 
 func openCatalog(ctx context.Context, cfg *Config) (icecat.Catalog, error) {
-	return catalog.Open(ctx, catalog.Config{Type: cfg.Catalog, Name: cfg.CatalogName, URI: cfg.CatalogURI, Warehouse: cfg.Warehouse})
+	wo := s3util.Options{Endpoint: firstNonEmpty(cfg.WarehouseEndpt, cfg.S3Endpoint), Region: cfg.S3Region}
+	return catalog.Open(ctx, catalog.Config{Type: cfg.Catalog, Name: cfg.CatalogName, URI: cfg.CatalogURI, Warehouse: cfg.Warehouse,
+		S3Endpoint: wo.ResolvedEndpoint(), S3Region: cfg.S3Region})
+}
+
+// withAWS loads the AWS configuration (default credential chain) when the
+// source or warehouse is on S3, and puts it in the context where
+// iceberg-go's S3 file IO looks for it.
+func withAWS(ctx context.Context, cfg *Config) (context.Context, error) {
+	if !s3util.IsURL(cfg.Source) && !s3util.IsURL(cfg.Warehouse) {
+		return ctx, nil
+	}
+	awsCfg, err := s3util.Config(ctx, s3util.Options{Region: cfg.S3Region})
+	if err != nil {
+		return nil, err
+	}
+	return utils.WithAwsConfig(ctx, &awsCfg), nil
+}
+
+// openSource returns the Source for --source: a local folder or s3://.
+func openSource(ctx context.Context, cfg *Config) (reader.Source, error) {
+	if !s3util.IsURL(cfg.Source) {
+		return reader.DirSource{Root: cfg.Source}, nil
+	}
+	bucket, prefix, err := s3util.ParseURL(cfg.Source)
+	if err != nil {
+		return nil, usagef("--source: %v", err)
+	}
+	client, err := s3util.Client(ctx, s3util.Options{Endpoint: firstNonEmpty(cfg.SourceEndpoint, cfg.S3Endpoint), Region: cfg.S3Region})
+	if err != nil {
+		return nil, err
+	}
+	return reader.S3Source{Client: client, Bucket: bucket, Prefix: prefix}, nil
 }
 
 type tableResult struct {
@@ -144,7 +182,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	src := reader.DirSource{Root: cfg.Source}
+	ctx, err = withAWS(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	src, err := openSource(ctx, cfg)
+	if err != nil {
+		return err
+	}
 	cat, err := openCatalog(ctx, cfg)
 	if err != nil {
 		return err
@@ -272,7 +317,14 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	src := reader.DirSource{Root: cfg.Source}
+	ctx, err = withAWS(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	src, err := openSource(ctx, cfg)
+	if err != nil {
+		return err
+	}
 	cat, err := openCatalog(ctx, cfg)
 	if err != nil {
 		return err

@@ -1,0 +1,219 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Table is the one table the benchmark generates and merges.
+const Table = "shop.orders"
+
+// Key is Table's key column.
+const Key = "order_id"
+
+// Size is a named dataset size.
+type Size struct {
+	Name      string `json:"name"`
+	Rows      int    `json:"rows"`       // full-load rows
+	Changes   int    `json:"changes"`    // CDC changes
+	LoadFiles int    `json:"load_files"` // LOAD files the rows are split into
+	CDCFiles  int    `json:"cdc_files"`  // CDC files the changes are split into
+}
+
+// Sizes are the dataset sizes `cdcmerge bench --size` accepts.
+var Sizes = map[string]Size{
+	"XS": {Name: "XS", Rows: 5_000, Changes: 1_000, LoadFiles: 2, CDCFiles: 5},
+	"S":  {Name: "S", Rows: 100_000, Changes: 20_000, LoadFiles: 4, CDCFiles: 20},
+	"M":  {Name: "M", Rows: 1_000_000, Changes: 200_000, LoadFiles: 8, CDCFiles: 20},
+	"L":  {Name: "L", Rows: 5_000_000, Changes: 1_000_000, LoadFiles: 16, CDCFiles: 20},
+}
+
+// SizeNames lists the sizes, smallest first.
+func SizeNames() []string {
+	var n []string
+	for k := range Sizes {
+		n = append(n, k)
+	}
+	sort.Slice(n, func(a, b int) bool { return Sizes[n[a]].Rows < Sizes[n[b]].Rows })
+	return n
+}
+
+// Options configure one benchmark run.
+type Options struct {
+	Size       string // a key of Sizes
+	Dir        string // work folder (dataset, source, warehouse, outputs); required
+	ResultsDir string // where <size>.json and <size>.md go; "" writes nothing
+	Binary     string // the cdcmerge binary run as a subprocess; required
+	PeerSource string // folder of the bench/duckdbpeer module; "" means the peer is unavailable
+	NoPeer     bool   // skip the DuckDB peer (compare with the naive replay instead)
+	Threads    int    // DuckDB threads and floor parallelism (default 2)
+	Repeat     int    // rounds of all contenders; each row reports the median (default 1)
+	Seed       int64  // generator seed (default 1)
+	Prices     Prices // zero value: DefaultPrices
+	Log        io.Writer
+}
+
+// Run generates the dataset of opt.Size (or reuses it), runs the
+// contenders, checks correctness and writes the results. The report is
+// returned even when a contender failed (its rows then carry the error);
+// the error is non-nil only if the harness itself could not run.
+func Run(ctx context.Context, opt Options) (*Report, error) {
+	size, ok := Sizes[strings.ToUpper(opt.Size)]
+	if !ok {
+		return nil, fmt.Errorf("bench: unknown size %q (want one of %s)", opt.Size, strings.Join(SizeNames(), ", "))
+	}
+	if opt.Dir == "" || opt.Binary == "" {
+		return nil, errors.New("bench: Dir and Binary are required")
+	}
+	if opt.Threads <= 0 {
+		opt.Threads = 2
+	}
+	if opt.Repeat <= 0 {
+		opt.Repeat = 1
+	}
+	if opt.Seed == 0 {
+		opt.Seed = 1
+	}
+	if opt.Prices == (Prices{}) {
+		opt.Prices = DefaultPrices
+	}
+	logf := func(format string, a ...any) {
+		if opt.Log != nil {
+			fmt.Fprintf(opt.Log, "bench: "+format+"\n", a...)
+		}
+	}
+	work, err := filepath.Abs(filepath.Join(opt.Dir, size.Name))
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Size: size, Machine: describeMachine(), Prices: opt.Prices, Threads: opt.Threads, Seed: opt.Seed}
+
+	// Dataset.
+	logf("size %s: %d rows + %d changes, in %s", size.Name, size.Rows, size.Changes, work)
+	ds, err := prepareDataset(ctx, work, size, opt.Seed, logf)
+	if err != nil {
+		return nil, err
+	}
+	rep.Dataset = ds.info
+	debug.FreeOSMemory()
+
+	// DuckDB peer binary (built before anything is timed).
+	var peerBin string
+	switch {
+	case opt.NoPeer:
+		rep.DuckDB = &DuckDBInfo{Available: false, Reason: "disabled (--no-duckdb)"}
+	case opt.PeerSource == "":
+		rep.DuckDB = &DuckDBInfo{Available: false, Reason: "no peer source folder given"}
+	default:
+		logf("building the DuckDB peer from %s", opt.PeerSource)
+		peerBin, err = buildPeer(ctx, opt.PeerSource, filepath.Join(work, "..", "duckdbpeer"))
+		if err != nil {
+			rep.DuckDB = &DuckDBInfo{Available: false, Reason: err.Error()}
+			logf("DuckDB peer unavailable: %v", err)
+		} else {
+			rep.DuckDB = &DuckDBInfo{Available: true}
+		}
+	}
+
+	// The contenders, interleaved round by round so that a burst of other
+	// work on the machine hits all of them alike.
+	var rounds [][]Result
+	var wh, duckOut string
+	for round := 1; round <= opt.Repeat; round++ {
+		rr := &Report{DuckDB: rep.DuckDB}
+		logf("round %d/%d: cdcmerge: initial load + incremental merge", round, opt.Repeat)
+		if wh, err = runCdcmerge(ctx, opt.Binary, work, ds, rr); err != nil {
+			return nil, err
+		}
+		rep.CdcmergeRuns = rr.CdcmergeRuns
+		logf("round %d/%d: floor: rewrite all input with arrow-go, %d at a time", round, opt.Repeat, opt.Threads)
+		if err := runFloor(ctx, work, ds, opt.Threads, rr); err != nil {
+			return nil, err
+		}
+		debug.FreeOSMemory()
+		if peerBin != "" {
+			logf("round %d/%d: duckdb: load + dedupe/merge + export, %d threads", round, opt.Repeat, opt.Threads)
+			duckOut = runDuckDB(ctx, peerBin, work, ds, opt.Threads, rr)
+		}
+		rounds = append(rounds, rr.Results)
+	}
+	rep.Results = aggregate(rounds)
+	rep.Repeat = opt.Repeat
+
+	// Correctness.
+	logf("checking the cdcmerge table")
+	rep.Correctness = verify(ctx, wh, duckOut, ds, opt.Seed, rep.cdcmergeFailed())
+	logf("correctness vs %s: match=%v %s", rep.Correctness.Reference, rep.Correctness.Match, rep.Correctness.Detail)
+
+	rep.finish()
+	if opt.ResultsDir != "" {
+		if err := rep.Write(opt.ResultsDir); err != nil {
+			return rep, err
+		}
+		logf("wrote %s and %s", filepath.Join(opt.ResultsDir, size.Name+".json"), filepath.Join(opt.ResultsDir, size.Name+".md"))
+	}
+	return rep, nil
+}
+
+// aggregate merges the results of several rounds: per contender and phase
+// (in first-seen order) the median seconds, the largest peak RSS, every
+// round's seconds, and the first error.
+func aggregate(rounds [][]Result) []Result {
+	type acc struct {
+		r    Result
+		secs []float64
+	}
+	var order []string
+	by := map[string]*acc{}
+	for _, rs := range rounds {
+		for _, r := range rs {
+			k := r.Contender + "\x00" + r.Phase
+			a, ok := by[k]
+			if !ok {
+				a = &acc{r: r}
+				a.r.PeakRSSMiB = 0
+				by[k] = a
+				order = append(order, k)
+			}
+			a.secs = append(a.secs, r.Seconds)
+			a.r.PeakRSSMiB = max(a.r.PeakRSSMiB, r.PeakRSSMiB)
+			if a.r.Error == "" {
+				a.r.Error = r.Error
+			}
+		}
+	}
+	out := make([]Result, 0, len(order))
+	for _, k := range order {
+		a := by[k]
+		s := append([]float64(nil), a.secs...)
+		sort.Float64s(s)
+		a.r.Seconds = s[len(s)/2]
+		if len(s)%2 == 0 {
+			a.r.Seconds = (s[len(s)/2-1] + s[len(s)/2]) / 2
+		}
+		if len(a.secs) > 1 {
+			a.r.Rounds = a.secs
+		}
+		out = append(out, a.r)
+	}
+	return out
+}
+
+// elapsed is a helper for phase timings.
+func elapsed(t0 time.Time) float64 { return time.Since(t0).Seconds() }
+
+// resetDir removes and recreates dir.
+func resetDir(dir string) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	return os.MkdirAll(dir, 0o755)
+}

@@ -1,0 +1,150 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestHarnessXS runs the whole harness on size XS with the DuckDB peer
+// disabled (no cgo needed): the report must be produced and the cdcmerge
+// table must match the naive replay. This is the CI smoke test of the
+// harness; it asserts no timings.
+func TestHarnessXS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the cdcmerge binary")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "cdcmerge")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/cdcmerge/cdcmerge/cmd/cdcmerge")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	results := filepath.Join(tmp, "results")
+	var log strings.Builder
+	rep, err := Run(ctx, Options{
+		Size: "XS", Dir: filepath.Join(tmp, "work"), ResultsDir: results,
+		Binary: bin, NoPeer: true, Log: &log,
+	})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, log.String())
+	}
+	t.Log(log.String())
+
+	c := rep.Correctness
+	if c.Reference != "naive replay" || !c.Match {
+		t.Fatalf("correctness: %+v", c)
+	}
+	if c.TableRows == 0 || c.TableRows != c.ReferenceRows {
+		t.Fatalf("rows: table %d, reference %d", c.TableRows, c.ReferenceRows)
+	}
+	if rep.DuckDB == nil || rep.DuckDB.Available {
+		t.Fatalf("DuckDB peer should be reported unavailable: %+v", rep.DuckDB)
+	}
+	want := map[string]bool{
+		"cdcmerge/initial load": false, "cdcmerge/incremental merge": false, "cdcmerge/total": false,
+		"floor/rewrite LOAD files": false, "floor/rewrite CDC files": false, "floor/total": false,
+	}
+	for _, r := range rep.Results {
+		if r.Error != "" {
+			t.Errorf("%s %s failed: %s", r.Contender, r.Phase, r.Error)
+		}
+		if r.Seconds <= 0 {
+			t.Errorf("%s %s: %v seconds", r.Contender, r.Phase, r.Seconds)
+		}
+		if r.Contender == "cdcmerge" && r.PeakRSSMiB <= 0 {
+			t.Errorf("%s %s: no peak RSS", r.Contender, r.Phase)
+		}
+		if r.FargateUSD != nil && (*r.FargateUSD <= 0 || *r.GlueUSD <= *r.FargateUSD) {
+			t.Errorf("%s %s: costs fargate %v glue %v", r.Contender, r.Phase, *r.FargateUSD, *r.GlueUSD)
+		}
+		want[r.Contender+"/"+r.Phase] = true
+	}
+	for k, seen := range want {
+		if !seen {
+			t.Errorf("no result row %s", k)
+		}
+	}
+	// The engine's own stats: the incremental run applied the CDC files.
+	var last struct {
+		Files int `json:"files"`
+	}
+	if n := len(rep.CdcmergeRuns); n != 2 {
+		t.Fatalf("%d cdcmerge run stats, want 2", n)
+	}
+	if err := json.Unmarshal(rep.CdcmergeRuns[1].Stats, &last); err != nil || last.Files != Sizes["XS"].CDCFiles {
+		t.Fatalf("incremental run stats %s (err %v)", rep.CdcmergeRuns[1].Stats, err)
+	}
+
+	// Files written.
+	b, err := os.ReadFile(filepath.Join(results, "XS.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Machine.Cores <= 0 || back.Machine.GoVersion == "" || back.Prices.GlueDPUHour != 0.44 || !back.Correctness.Match {
+		t.Fatalf("report JSON incomplete: %+v", back)
+	}
+	md, err := os.ReadFile(filepath.Join(results, "XS.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"| contender | phase | seconds |", "| cdcmerge | incremental merge |", "| floor | total |", "MATCH", "unavailable", "$0.44/DPU-h"} {
+		if !strings.Contains(string(md), s) {
+			t.Errorf("markdown lacks %q:\n%s", s, md)
+		}
+	}
+}
+
+// TestCompareDetectsDifferences checks that the comparison is not vacuous.
+func TestCompareDetectsDifferences(t *testing.T) {
+	a, _ := newFingerprints([]string{"order_id", "x"})
+	b, _ := newFingerprints([]string{"x", "order_id"})
+	for k := int64(1); k <= 5; k++ {
+		a.add(k, uint64(k))
+		b.add(k, uint64(k))
+	}
+	var c Correctness
+	compare(&c, a, b)
+	if !c.Match {
+		t.Fatalf("equal sets reported different: %+v", c)
+	}
+	b.rows[2] = 99    // different
+	delete(b.rows, 3) // extra in a
+	b.rows[7] = 7     // missing from a
+	a.add(4, 4)       // duplicate in a
+	c = Correctness{}
+	compare(&c, a, b)
+	if c.Match || c.Different != 1 || c.Extra != 1 || c.Missing != 1 || !strings.Contains(c.Detail, "duplicate") {
+		t.Fatalf("differences not found: %+v", c)
+	}
+}
+
+func TestPrices(t *testing.T) {
+	p := DefaultPrices
+	// 30 s bills as the 60 s minimum; 2 DPU x $0.44/h for a minute.
+	if got, want := p.Glue(30), 2*0.44/60; abs(got-want) > 1e-12 {
+		t.Errorf("Glue(30) = %v, want %v", got, want)
+	}
+	if got, want := p.Fargate(120), (2*0.04048+4*0.004445)*120/3600; abs(got-want) > 1e-12 {
+		t.Errorf("Fargate(120) = %v, want %v", got, want)
+	}
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}

@@ -1,0 +1,36 @@
+// Package bench is the benchmark harness behind `cdcmerge bench`: it
+// generates one synthetic DMS dataset (table shop.orders, with package gen)
+// and runs, in one process run so the ratios hold on a noisy machine, three
+// contenders on the same files:
+//
+//   - cdcmerge: the built binary as a subprocess (`cdcmerge run ... --output
+//     json`), once over the LOAD files only (initial load into a new table)
+//     and once more after the CDC files were added (incremental merge).
+//     Process start is included; wall time and the child's peak RSS are
+//     recorded.
+//   - floor: every input Parquet file read with arrow-go (pqarrow) and
+//     written again with the same codec (zstd), two files at a time, in
+//     process: the I/O and codec work no engine can avoid.
+//   - duckdb: the separate module bench/duckdbpeer (cgo, never imported
+//     here), built with `go build` into the work folder and run as a
+//     subprocess: CREATE TABLE AS read_parquet(LOAD), QUALIFY ROW_NUMBER()
+//     dedupe, MERGE INTO, COPY TO Parquet (zstd). If it cannot be built, it
+//     is reported as unavailable with the reason and the rest still runs.
+//
+// Every run checks correctness: the Iceberg table cdcmerge left after the
+// incremental merge must equal, row for row and column for column, the
+// DuckDB output (or, without DuckDB, a naive in-memory replay of the
+// generated change stream). Rows are compared by order_id through a
+// fingerprint of all their cells, so the check stays within memory at L.
+//
+// Results are written as <results>/<size>.json and <results>/<size>.md:
+// the machine, the inputs, one row per contender and phase with seconds,
+// peak RSS, the ratio to DuckDB's whole job, and the wall time priced as an
+// ECS Fargate task and as a Glue job (prices are inputs, stated in the
+// output).
+//
+// Invariants: the harness never writes outside the work folder and the
+// results folder; the source, warehouse and output folders of a run are
+// recreated from scratch, only the generated dataset is reused when its
+// generator config is unchanged (gen output is deterministic).
+package bench
