@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/apache/iceberg-go"
@@ -23,9 +24,11 @@ import (
 // SummaryCheckpoint is the snapshot summary property holding the checkpoint.
 const SummaryCheckpoint = "cdcmerge.checkpoint"
 
-// Config says which catalog to open.
+// Config says which catalog to open. Fields that a catalog type does not
+// use are ignored by it.
 type Config struct {
-	// Type is "sql" (the default).
+	// Type names the catalog: "sql" (the default), or another registered
+	// with Register ("glue", "rest").
 	Type string
 	// Name is the catalog name recorded in the SQL catalog's rows.
 	Name string
@@ -41,7 +44,42 @@ type Config struct {
 	// path-style addressing, as MinIO needs.
 	S3Endpoint string
 	S3Region   string
+
+	// Glue: the catalog id (account id, for a catalog in another account),
+	// an endpoint (for tests or VPC endpoints), and whether a missing
+	// database may be created.
+	GlueCatalogID   string
+	GlueEndpoint    string
+	GlueNoCreateDBs bool
+	// REST: the URI is URI; Credential ("id:secret" for the OAuth2 client
+	// credentials flow) or Token; SigV4 signing for S3 Tables and Glue's
+	// Iceberg REST endpoint (region and service "glue" or "s3tables").
+	RESTCredential   string
+	RESTToken        string
+	RESTSigV4        bool
+	RESTSigV4Service string
 }
+
+// Opener opens one type of catalog.
+type Opener func(ctx context.Context, cfg Config) (icecat.Catalog, error)
+
+var openers = map[string]Opener{}
+
+// Register makes a catalog type available to Open. Each catalog type lives
+// in its own file and registers itself in init.
+func Register(typ string, o Opener) { openers[typ] = o }
+
+// Types lists the registered catalog types.
+func Types() []string {
+	out := make([]string, 0, len(openers))
+	for t := range openers {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func init() { Register("sql", openSQL) }
 
 // ioProps are the iceberg-go FileIO properties for cfg.
 func (cfg Config) ioProps(loc string) iceberg.Properties {
@@ -57,11 +95,15 @@ func (cfg Config) ioProps(loc string) iceberg.Properties {
 
 // Open opens the catalog described by cfg.
 func Open(ctx context.Context, cfg Config) (icecat.Catalog, error) {
-	switch cfg.Type {
-	case "", "sql":
-		return openSQL(cfg)
+	typ := cfg.Type
+	if typ == "" {
+		typ = "sql"
 	}
-	return nil, fmt.Errorf("catalog type %q is not supported: use sql", cfg.Type)
+	o, ok := openers[typ]
+	if !ok {
+		return nil, fmt.Errorf("catalog type %q is not supported: use one of %s", cfg.Type, strings.Join(Types(), ", "))
+	}
+	return o(ctx, cfg)
 }
 
 // WarehouseLocation turns a warehouse setting into a location URI: local
@@ -80,7 +122,7 @@ func WarehouseLocation(w string) (string, error) {
 	return "file://" + filepath.ToSlash(abs), nil
 }
 
-func openSQL(cfg Config) (icecat.Catalog, error) {
+func openSQL(_ context.Context, cfg Config) (icecat.Catalog, error) {
 	loc, err := WarehouseLocation(cfg.Warehouse)
 	if err != nil {
 		return nil, err

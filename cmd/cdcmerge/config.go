@@ -26,6 +26,13 @@ type Config struct {
 	S3Region        string                 `yaml:"s3_region"`
 	SourceEndpoint  string                 `yaml:"source_s3_endpoint"`
 	WarehouseEndpt  string                 `yaml:"warehouse_s3_endpoint"`
+	GlueCatalogID   string                 `yaml:"glue_catalog_id"`
+	GlueEndpoint    string                 `yaml:"glue_endpoint"`
+	GlueNoCreateDBs bool                   `yaml:"glue_no_create_database"`
+	RESTCredential  string                 `yaml:"rest_credential"`
+	RESTToken       string                 `yaml:"rest_token"`
+	RESTSigV4       bool                   `yaml:"rest_sigv4"`
+	RESTSigV4Svc    string                 `yaml:"rest_sigv4_service"`
 	TimestampColumn string                 `yaml:"timestamp_column"`
 	BatchBytes      int64                  `yaml:"batch_bytes"`
 	BatchFiles      int                    `yaml:"batch_files"`
@@ -48,13 +55,20 @@ type TableConfig struct {
 var settingDocs = []struct{ Flag, Env, YAML, Doc string }{
 	{"--source", "CDCMERGE_SOURCE", "source", "DMS bucket folder root holding <schema>/<table>/ folders: a local folder or s3://bucket/prefix"},
 	{"--warehouse", "CDCMERGE_WAREHOUSE", "warehouse", "Iceberg warehouse root (local folder or s3://bucket/prefix); new tables are created under it"},
-	{"--catalog", "CDCMERGE_CATALOG", "catalog", "catalog type: sql (default; SQLite at <warehouse>/catalog.db)"},
-	{"--catalog-uri", "CDCMERGE_CATALOG_URI", "catalog_uri", "catalog database (sql: SQLite file path); default <warehouse>/catalog.db"},
+	{"--catalog", "CDCMERGE_CATALOG", "catalog", "catalog type: sql (default; SQLite at <warehouse>/catalog.db), glue or rest"},
+	{"--catalog-uri", "CDCMERGE_CATALOG_URI", "catalog_uri", "sql: the SQLite file (default <warehouse>/catalog.db); rest: the catalog's URI"},
 	{"--catalog-name", "CDCMERGE_CATALOG_NAME", "catalog_name", "catalog name stored in the SQL catalog rows (default default, what other tools assume)"},
 	{"--s3-endpoint", "CDCMERGE_S3_ENDPOINT", "s3_endpoint", "S3-compatible endpoint for s3:// source and warehouse (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS); turns on path-style addressing"},
 	{"--s3-region", "CDCMERGE_S3_REGION", "s3_region", "AWS region (default: AWS_REGION or the profile's region)"},
 	{"--source-s3-endpoint", "CDCMERGE_SOURCE_S3_ENDPOINT", "source_s3_endpoint", "endpoint for the source only, when it differs from the warehouse's"},
 	{"--warehouse-s3-endpoint", "CDCMERGE_WAREHOUSE_S3_ENDPOINT", "warehouse_s3_endpoint", "endpoint for the warehouse only, when it differs from the source's"},
+	{"--glue-catalog-id", "CDCMERGE_GLUE_CATALOG_ID", "glue_catalog_id", "glue: the Data Catalog's account id, for a catalog in another account (default: the caller's)"},
+	{"--glue-endpoint", "CDCMERGE_GLUE_ENDPOINT", "glue_endpoint", "glue: endpoint URL (VPC endpoint or test server; default AWS)"},
+	{"--glue-no-create-database", "CDCMERGE_GLUE_NO_CREATE_DATABASE", "glue_no_create_database", "glue: fail instead of creating a missing database"},
+	{"--rest-credential", "CDCMERGE_REST_CREDENTIAL", "rest_credential", "rest: OAuth2 client credential id:secret (prefer the environment variable: flags show in process lists)"},
+	{"--rest-token", "CDCMERGE_REST_TOKEN", "rest_token", "rest: bearer token (prefer the environment variable)"},
+	{"--rest-sigv4", "CDCMERGE_REST_SIGV4", "rest_sigv4", "rest: sign requests with AWS SigV4 (S3 Tables, Glue Iceberg REST endpoint)"},
+	{"--rest-sigv4-service", "CDCMERGE_REST_SIGV4_SERVICE", "rest_sigv4_service", "rest: the SigV4 service name: glue (default) or s3tables"},
 	{"--key", "CDCMERGE_KEY", "tables.<t>.key", "key columns of a table: schema.table=col[,col...]; repeat the flag per table (env: ';' between tables)"},
 	{"--tables", "CDCMERGE_TABLES", "select", "only the tables matching these globs on schema.table, comma-separated (default all)"},
 	{"--timestamp-column", "CDCMERGE_TIMESTAMP_COLUMN", "timestamp_column", "the DMS TimestampColumnName (default commit_ts when the table has it)"},
@@ -125,6 +139,20 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	env("CDCMERGE_S3_REGION", &cfg.S3Region)
 	env("CDCMERGE_SOURCE_S3_ENDPOINT", &cfg.SourceEndpoint)
 	env("CDCMERGE_WAREHOUSE_S3_ENDPOINT", &cfg.WarehouseEndpt)
+	env("CDCMERGE_GLUE_CATALOG_ID", &cfg.GlueCatalogID)
+	env("CDCMERGE_GLUE_ENDPOINT", &cfg.GlueEndpoint)
+	env("CDCMERGE_REST_CREDENTIAL", &cfg.RESTCredential)
+	env("CDCMERGE_REST_TOKEN", &cfg.RESTToken)
+	env("CDCMERGE_REST_SIGV4_SERVICE", &cfg.RESTSigV4Svc)
+	for name, dst := range map[string]*bool{"CDCMERGE_GLUE_NO_CREATE_DATABASE": &cfg.GlueNoCreateDBs, "CDCMERGE_REST_SIGV4": &cfg.RESTSigV4} {
+		if v := os.Getenv(name); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return nil, usagef("%s=%q is not true or false", name, v)
+			}
+			*dst = b
+		}
+	}
 	env("CDCMERGE_TIMESTAMP_COLUMN", &cfg.TimestampColumn)
 	env("CDCMERGE_OUTPUT", &cfg.Output)
 	env("CDCMERGE_LOG_LEVEL", &cfg.LogLevel)
@@ -173,6 +201,17 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	str("s3-region", &cfg.S3Region, flagVals.S3Region)
 	str("source-s3-endpoint", &cfg.SourceEndpoint, flagVals.SourceEndpoint)
 	str("warehouse-s3-endpoint", &cfg.WarehouseEndpt, flagVals.WarehouseEndpt)
+	str("glue-catalog-id", &cfg.GlueCatalogID, flagVals.GlueCatalogID)
+	str("glue-endpoint", &cfg.GlueEndpoint, flagVals.GlueEndpoint)
+	str("rest-credential", &cfg.RESTCredential, flagVals.RESTCredential)
+	str("rest-token", &cfg.RESTToken, flagVals.RESTToken)
+	str("rest-sigv4-service", &cfg.RESTSigV4Svc, flagVals.RESTSigV4Svc)
+	if set["glue-no-create-database"] {
+		cfg.GlueNoCreateDBs = flagVals.GlueNoCreateDBs
+	}
+	if set["rest-sigv4"] {
+		cfg.RESTSigV4 = flagVals.RESTSigV4
+	}
 	str("timestamp-column", &cfg.TimestampColumn, flagVals.TimestampColumn)
 	str("output", &cfg.Output, flagVals.Output)
 	str("log-level", &cfg.LogLevel, flagVals.LogLevel)

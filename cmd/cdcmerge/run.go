@@ -31,13 +31,20 @@ func commonFlags(name string, stderr io.Writer) (*flag.FlagSet, *Config, keyFlag
 	var configPath, tables string
 	fs.StringVar(&v.Source, "source", "", "DMS bucket folder root")
 	fs.StringVar(&v.Warehouse, "warehouse", "", "Iceberg warehouse root")
-	fs.StringVar(&v.Catalog, "catalog", "", "catalog type: sql")
+	fs.StringVar(&v.Catalog, "catalog", "", "catalog type: sql, glue or rest")
 	fs.StringVar(&v.CatalogURI, "catalog-uri", "", "catalog database (default <warehouse>/catalog.db)")
 	fs.StringVar(&v.CatalogName, "catalog-name", "", "catalog name (default: default)")
 	fs.StringVar(&v.S3Endpoint, "s3-endpoint", "", "S3-compatible endpoint (MinIO); path-style addressing")
 	fs.StringVar(&v.S3Region, "s3-region", "", "AWS region")
 	fs.StringVar(&v.SourceEndpoint, "source-s3-endpoint", "", "endpoint of the source only")
 	fs.StringVar(&v.WarehouseEndpt, "warehouse-s3-endpoint", "", "endpoint of the warehouse only")
+	fs.StringVar(&v.GlueCatalogID, "glue-catalog-id", "", "glue: Data Catalog account id")
+	fs.StringVar(&v.GlueEndpoint, "glue-endpoint", "", "glue: endpoint URL")
+	fs.BoolVar(&v.GlueNoCreateDBs, "glue-no-create-database", false, "glue: do not create missing databases")
+	fs.StringVar(&v.RESTCredential, "rest-credential", "", "rest: OAuth2 client credential id:secret")
+	fs.StringVar(&v.RESTToken, "rest-token", "", "rest: bearer token")
+	fs.BoolVar(&v.RESTSigV4, "rest-sigv4", false, "rest: sign requests with AWS SigV4")
+	fs.StringVar(&v.RESTSigV4Svc, "rest-sigv4-service", "", "rest: SigV4 service (glue or s3tables)")
 	fs.Var(keys, "key", "schema.table=col[,col...] (repeatable)")
 	fs.StringVar(&tables, "tables", "", "globs on schema.table, comma-separated")
 	fs.StringVar(&v.TimestampColumn, "timestamp-column", "", "DMS TimestampColumnName (default commit_ts if present)")
@@ -135,14 +142,16 @@ func planJobs(ctx context.Context, cfg *Config, src reader.Source, log *slog.Log
 func openCatalog(ctx context.Context, cfg *Config) (icecat.Catalog, error) {
 	wo := s3util.Options{Endpoint: firstNonEmpty(cfg.WarehouseEndpt, cfg.S3Endpoint), Region: cfg.S3Region}
 	return catalog.Open(ctx, catalog.Config{Type: cfg.Catalog, Name: cfg.CatalogName, URI: cfg.CatalogURI, Warehouse: cfg.Warehouse,
-		S3Endpoint: wo.ResolvedEndpoint(), S3Region: cfg.S3Region})
+		S3Endpoint: wo.ResolvedEndpoint(), S3Region: cfg.S3Region,
+		GlueCatalogID: cfg.GlueCatalogID, GlueEndpoint: cfg.GlueEndpoint, GlueNoCreateDBs: cfg.GlueNoCreateDBs,
+		RESTCredential: cfg.RESTCredential, RESTToken: cfg.RESTToken, RESTSigV4: cfg.RESTSigV4, RESTSigV4Service: cfg.RESTSigV4Svc})
 }
 
 // withAWS loads the AWS configuration (default credential chain) when the
 // source or warehouse is on S3, and puts it in the context where
 // iceberg-go's S3 file IO looks for it.
 func withAWS(ctx context.Context, cfg *Config) (context.Context, error) {
-	if !s3util.IsURL(cfg.Source) && !s3util.IsURL(cfg.Warehouse) {
+	if !s3util.IsURL(cfg.Source) && !s3util.IsURL(cfg.Warehouse) && cfg.Catalog != "glue" && !cfg.RESTSigV4 {
 		return ctx, nil
 	}
 	awsCfg, err := s3util.Config(ctx, s3util.Options{Region: cfg.S3Region})
