@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
@@ -125,36 +127,63 @@ func Table(ctx context.Context, cat icecat.Catalog, src reader.Source, tf reader
 	if err != nil {
 		return st, err
 	}
+	runID := uuid.NewString()
+	replans := 0
+	for {
+		err = applyPending(ctx, tbl, runID, batchRun{name: name, ident: ident, cat: cat, src: src, key: key, opt: &opt, st: &st}, tf)
+		var rp *replanError
+		if !errors.As(err, &rp) {
+			return st, err
+		}
+		// Another writer committed to the table since we planned: what we
+		// wrote may no longer fit. Start over from the table as it is now.
+		replans++
+		if replans > MaxReplans {
+			return st, fmt.Errorf("table %s: gave up after %d commit conflicts with concurrent writers (last: %w); run again later", name, replans-1, rp.cause)
+		}
+		opt.Log.Info("commit conflict: re-planning from the current table", "table", name, "attempt", replans, "cause", rp.cause.Error())
+		if tbl, err = catalog.LoadTable(ctx, cat, ident); err != nil {
+			return st, err
+		}
+		if err := backoff(ctx, replans); err != nil {
+			return st, err
+		}
+	}
+}
+
+// applyPending applies the files of tf after tbl's checkpoint, batch by
+// batch.
+func applyPending(ctx context.Context, tbl *table.Table, runID string, b batchRun, tf reader.TableFiles) error {
 	cp, err := catalog.CheckpointOf(tbl)
 	if err != nil {
-		return st, err
+		return err
 	}
-	st.Checkpoint = cp
+	b.st.Checkpoint = cp
 	pending, horizon, err := reader.Pending(tf, cp)
 	if err != nil {
-		return st, err
+		return err
 	}
 	if err := fault.Point(fault.AfterList); err != nil {
-		return st, err
+		return err
 	}
 	var total int64
 	for _, f := range pending {
 		total += f.Size
 	}
-	prog := &progress{fn: opt.Progress, p: Progress{Table: name, TotalFiles: len(pending), TotalBytes: total}}
-	for _, batch := range Batches(pending, opt.BatchBytes, opt.BatchFiles) {
+	b.prog = &progress{fn: b.opt.Progress, p: Progress{Table: b.name, TotalFiles: len(pending), TotalBytes: total}}
+	b.runID = runID
+	for _, batch := range Batches(pending, b.opt.BatchBytes, b.opt.BatchFiles) {
 		if err := ctx.Err(); err != nil {
-			return st, err
+			return err
 		}
-		b := batchRun{name: name, ident: ident, cat: cat, src: src, key: key, opt: &opt, st: &st, prog: prog}
 		tbl, cp, err = b.apply(ctx, tbl, cp, batch, horizon)
 		if err != nil {
-			return st, err
+			return err
 		}
-		prog.report("commit", 0, 0)
-		st.Checkpoint = cp
+		b.prog.report("commit", 0, 0)
+		b.st.Checkpoint = cp
 	}
-	return st, nil
+	return nil
 }
 
 func resolveKey(name string, tbl *table.Table, given []string) ([]string, error) {
@@ -241,6 +270,7 @@ func (p *progress) report(step string, files int, bytes int64) {
 
 type batchRun struct {
 	prog  *progress
+	runID string
 	name  string
 	ident table.Identifier
 	cat   icecat.Catalog
@@ -252,6 +282,18 @@ type batchRun struct {
 
 // apply runs one batch to its commit.
 func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkpoint, files []reader.File, horizon time.Time) (*table.Table, reader.Checkpoint, error) {
+	if tbl != nil {
+		// The plan assumes the table is at cp. After a commit whose reply was
+		// lost, a concurrent writer may have moved it on: start over then,
+		// or this batch could apply files a second time.
+		now, err := catalog.CheckpointOf(tbl)
+		if err != nil {
+			return nil, cp, err
+		}
+		if now.Encode() != cp.Encode() {
+			return nil, cp, &replanError{fmt.Errorf("the table's checkpoint moved from %s to %s", cp.CDCLast, now.CDCLast)}
+		}
+	}
 	t0 := time.Now()
 	decoded, err := b.read(ctx, files)
 	defer func() {
@@ -292,8 +334,8 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 		}
 		b.st.Created = true
 		// Another writer may have created it and committed already.
-		if cp2, err := catalog.CheckpointOf(tbl); err == nil && !cp2.IsZero() {
-			return nil, cp, fmt.Errorf("table %s was created and written by another cdcmerge run at the same time; run again", b.name)
+		if tbl.CurrentSnapshot() != nil {
+			return nil, cp, &replanError{errors.New("the table was created and written by a concurrent writer")}
 		}
 	}
 	tbl, err = evolveTable(ctx, tbl, union)
@@ -357,11 +399,12 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 	if err := fault.Point(fault.BeforeCommit); err != nil {
 		return nil, cp, err
 	}
-	out, err := catalog.Apply(ctx, tbl, catalog.Commit{Remove: removed, Add: added, Checkpoint: next, Summary: map[string]string{
+	out, err := b.commit(ctx, tbl, catalog.Commit{Remove: removed, Add: added, Checkpoint: next, Summary: map[string]string{
 		"cdcmerge.files":    strconv.Itoa(len(files)),
 		"cdcmerge.inserted": strconv.FormatInt(inserted, 10),
 		"cdcmerge.updated":  strconv.FormatInt(updated, 10),
 		"cdcmerge.deleted":  strconv.FormatInt(deleted, 10),
+		SummaryRunID:        b.runID,
 	}})
 	if err != nil {
 		return nil, cp, err

@@ -11,7 +11,9 @@ const (
 	AfterRead         = "after-read"
 	AfterDataFiles    = "after-data-files"
 	BeforeCommit      = "before-commit"
+	Commit            = "commit" // the catalog commit call itself fails
 	AfterCommit       = "after-commit"
+	AfterCommitReply  = "after-commit-reply"
 	AfterSchemaCommit = "after-schema-commit"
 )
 
