@@ -135,7 +135,7 @@ func snapshotID(tbl *table.Table) int64 {
 // discard deletes data files this run wrote but will never commit. It is
 // best effort: a file left behind is an orphan, never read by the table.
 func (b *batchRun) discard(ctx context.Context, tbl *table.Table, files []iceberg.DataFile) {
-	fs, err := tbl.FS(ctx)
+	fs, err := tbl.FS(context.WithoutCancel(ctx))
 	if err != nil {
 		return
 	}

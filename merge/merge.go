@@ -48,6 +48,10 @@ type Options struct {
 	// of its own.
 	BatchBytes int64
 	BatchFiles int
+	// StopAfter, when not zero, is a soft deadline: no batch starts after
+	// it (the batch in progress finishes and commits). Stats.Stopped says
+	// the run ended early; the next run goes on from the checkpoint.
+	StopAfter time.Time
 	// TableProperties are set on tables cdcmerge creates.
 	TableProperties map[string]string
 	Writer          writer.Options
@@ -82,6 +86,9 @@ type Stats struct {
 	Seconds    float64           `json:"seconds"`
 	Checkpoint reader.Checkpoint `json:"checkpoint"`
 	Created    bool              `json:"created,omitempty"`
+	// Stopped is set when StopAfter ended the run with files still pending.
+	Stopped      bool `json:"stopped,omitempty"`
+	PendingFiles int  `json:"pending_files"`
 	// Phases holds the seconds spent in each step, summed over batches:
 	// read, schema, dedupe, plan, write, commit.
 	Phases map[string]float64 `json:"phases"`
@@ -172,9 +179,14 @@ func applyPending(ctx context.Context, tbl *table.Table, runID string, b batchRu
 	}
 	b.prog = &progress{fn: b.opt.Progress, p: Progress{Table: b.name, TotalFiles: len(pending), TotalBytes: total}}
 	b.runID = runID
+	b.st.PendingFiles = len(pending)
 	for _, batch := range Batches(pending, b.opt.BatchBytes, b.opt.BatchFiles) {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if !b.opt.StopAfter.IsZero() && time.Now().After(b.opt.StopAfter) {
+			b.st.Stopped = true
+			return nil
 		}
 		tbl, cp, err = b.apply(ctx, tbl, cp, batch, horizon)
 		if err != nil {
@@ -182,6 +194,7 @@ func applyPending(ctx context.Context, tbl *table.Table, runID string, b batchRu
 		}
 		b.prog.report("commit", 0, 0)
 		b.st.Checkpoint = cp
+		b.st.PendingFiles -= len(batch)
 	}
 	return nil
 }
@@ -397,6 +410,11 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 	inserted, updated, deleted := counts(res, m)
 	next := cp.After(files, horizon)
 	if err := fault.Point(fault.BeforeCommit); err != nil {
+		return nil, cp, err
+	}
+	if err := ctx.Err(); err != nil {
+		// Stopped (SIGTERM): abandon the batch rather than start a commit.
+		b.discard(ctx, tbl, added)
 		return nil, cp, err
 	}
 	out, err := b.commit(ctx, tbl, catalog.Commit{Remove: removed, Add: added, Checkpoint: next, Summary: map[string]string{

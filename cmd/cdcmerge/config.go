@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -39,6 +40,8 @@ type Config struct {
 	Select          []string               `yaml:"select"`
 	Output          string                 `yaml:"output"`
 	LogLevel        string                 `yaml:"log_level"`
+	LogStream       string                 `yaml:"log_stream"`
+	MaxDuration     string                 `yaml:"max_duration"`
 	Tables          map[string]TableConfig `yaml:"tables"`
 }
 
@@ -75,7 +78,9 @@ var settingDocs = []struct{ Flag, Env, YAML, Doc string }{
 	{"--batch-bytes", "CDCMERGE_BATCH_BYTES", "batch_bytes", "input bytes per commit (default 268435456); bounds memory"},
 	{"--batch-files", "CDCMERGE_BATCH_FILES", "batch_files", "input files per commit (default 500)"},
 	{"--output", "CDCMERGE_OUTPUT", "output", "text (default) or json"},
-	{"--log-level", "CDCMERGE_LOG_LEVEL", "log_level", "error, warn, info (default) or debug; logs are JSON lines on stderr"},
+	{"--log-level", "CDCMERGE_LOG_LEVEL", "log_level", "error, warn, info (default) or debug; logs are JSON lines, never with secrets"},
+	{"--log-stream", "CDCMERGE_LOG_STREAM", "log_stream", "where logs go: stderr (default) or stdout (for CloudWatch, with --output json the summary is one JSON line too)"},
+	{"--max-duration", "CDCMERGE_MAX_DURATION", "max_duration", "stop starting new batches after this long (e.g. 10m); the batch in progress commits, the rest waits for the next run"},
 	{"--config", "CDCMERGE_CONFIG", "", "YAML file with any of these settings, and per-table key, target and timestamp_column under tables:"},
 }
 
@@ -156,6 +161,8 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	env("CDCMERGE_TIMESTAMP_COLUMN", &cfg.TimestampColumn)
 	env("CDCMERGE_OUTPUT", &cfg.Output)
 	env("CDCMERGE_LOG_LEVEL", &cfg.LogLevel)
+	env("CDCMERGE_LOG_STREAM", &cfg.LogStream)
+	env("CDCMERGE_MAX_DURATION", &cfg.MaxDuration)
 	if v := os.Getenv("CDCMERGE_TABLES"); v != "" {
 		cfg.Select = splitList(v)
 	}
@@ -215,6 +222,8 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	str("timestamp-column", &cfg.TimestampColumn, flagVals.TimestampColumn)
 	str("output", &cfg.Output, flagVals.Output)
 	str("log-level", &cfg.LogLevel, flagVals.LogLevel)
+	str("log-stream", &cfg.LogStream, flagVals.LogStream)
+	str("max-duration", &cfg.MaxDuration, flagVals.MaxDuration)
 	if set["batch-bytes"] {
 		cfg.BatchBytes = flagVals.BatchBytes
 	}
@@ -230,6 +239,17 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	}
 	if cfg.Output == "" {
 		cfg.Output = "text"
+	}
+	switch cfg.LogStream {
+	case "", "stderr", "stdout":
+	default:
+		return nil, usagef("--log-stream must be stderr or stdout, got %q", cfg.LogStream)
+	}
+	if cfg.MaxDuration != "" {
+		d, err := time.ParseDuration(cfg.MaxDuration)
+		if err != nil || d <= 0 {
+			return nil, usagef("--max-duration %q is not a positive duration such as 10m or 1h30m", cfg.MaxDuration)
+		}
 	}
 	if cfg.Output != "text" && cfg.Output != "json" {
 		return nil, usagef("--output must be text or json, got %q", cfg.Output)

@@ -52,6 +52,8 @@ func commonFlags(name string, stderr io.Writer) (*flag.FlagSet, *Config, keyFlag
 	fs.IntVar(&v.BatchFiles, "batch-files", 0, "input files per commit")
 	fs.StringVar(&v.Output, "output", "", "text or json")
 	fs.StringVar(&v.LogLevel, "log-level", "", "error, warn, info or debug")
+	fs.StringVar(&v.LogStream, "log-stream", "", "stderr or stdout")
+	fs.StringVar(&v.MaxDuration, "max-duration", "", "stop starting batches after this long (e.g. 10m)")
 	fs.StringVar(&configPath, "config", "", "YAML config file")
 	return fs, v, keys, &configPath, &tables
 }
@@ -78,6 +80,16 @@ func parseCommon(name string, args []string, stderr io.Writer) (*Config, error) 
 		return nil, usagef("--warehouse is required (the Iceberg warehouse root)")
 	}
 	return cfg, nil
+}
+
+// logStream is where logs go: stderr, or stdout for log collectors that
+// read one stream (the ECS awslogs driver reads both, but one stream keeps
+// the order).
+func logStream(cfg *Config, stdout, stderr io.Writer) io.Writer {
+	if cfg.LogStream == "stdout" {
+		return stdout
+	}
+	return stderr
 }
 
 func newLogger(level string, w io.Writer) (*slog.Logger, error) {
@@ -183,11 +195,12 @@ type tableResult struct {
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	start := time.Now()
 	cfg, err := parseCommon("run", args, stderr)
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg.LogLevel, stderr)
+	log, err := newLogger(cfg.LogLevel, logStream(cfg, stdout, stderr))
 	if err != nil {
 		return err
 	}
@@ -210,6 +223,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(jobs) == 0 {
 		log.Warn("no tables found in the source", "source", src.String())
 	}
+	var stopAfter time.Time
+	if cfg.MaxDuration != "" {
+		d, _ := time.ParseDuration(cfg.MaxDuration) // checked by loadConfig
+		stopAfter = start.Add(d)
+	}
 	tty := false
 	if f, ok := stderr.(*os.File); ok && cfg.Output == "text" {
 		tty = isatty.IsTerminal(f.Fd())
@@ -228,6 +246,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		if err == nil {
 			opt := merge.Options{
+				StopAfter:       stopAfter,
 				Key:             j.cfg.Key,
 				TimestampColumn: firstNonEmpty(j.cfg.TimestampColumn, cfg.TimestampColumn),
 				BatchBytes:      cfg.BatchBytes,
@@ -257,8 +276,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if cfg.Output == "json" {
 		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(map[string]any{"tables": results, "failed": failed}); err != nil {
+		if cfg.LogStream != "stdout" {
+			enc.SetIndent("", "  ")
+		}
+		if err := enc.Encode(map[string]any{"msg": "run summary", "tables": results, "failed": failed}); err != nil {
 			return err
 		}
 	} else {
@@ -279,11 +300,15 @@ func summaryLine(r tableResult) string {
 	if r.Error != "" {
 		return fmt.Sprintf("%s: FAILED: %s", r.Table, r.Error)
 	}
-	if r.Files == 0 {
+	left := ""
+	if r.Stopped {
+		left = fmt.Sprintf("; stopped at --max-duration with %d files left for the next run", r.PendingFiles)
+	}
+	if r.Files == 0 && !r.Stopped {
 		return fmt.Sprintf("%s: up to date (checkpoint %s)", r.Table, checkpointText(r.Checkpoint))
 	}
-	return fmt.Sprintf("%s: %d files, %d rows read, %d inserted, %d updated, %d deleted, %d commits, %.2fs (checkpoint %s)",
-		r.Table, r.Files, r.Rows, r.Inserted, r.Updated, r.Deleted, r.Commits, r.Seconds, checkpointText(r.Checkpoint))
+	return fmt.Sprintf("%s: %d files, %d rows read, %d inserted, %d updated, %d deleted, %d commits, %.2fs (checkpoint %s)%s",
+		r.Table, r.Files, r.Rows, r.Inserted, r.Updated, r.Deleted, r.Commits, r.Seconds, checkpointText(r.Checkpoint), left)
 }
 
 func checkpointText(c reader.Checkpoint) string {
@@ -322,7 +347,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg.LogLevel, stderr)
+	log, err := newLogger(cfg.LogLevel, logStream(cfg, stdout, stderr))
 	if err != nil {
 		return err
 	}

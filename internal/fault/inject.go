@@ -3,19 +3,41 @@
 package fault
 
 import (
+	"fmt"
 	"os"
+	"os/signal"
 	"syscall"
+	"time"
 )
 
+// In a faultinject build:
+//   - CDCMERGE_FAULT=<point> kills the process (SIGKILL) the first time it
+//     reaches the point;
+//   - CDCMERGE_FAULT_PAUSE=<point> prints "cdcmerge: paused at <point>" to
+//     stderr and sleeps 10 s there, so a test can send a signal at an exact
+//     step.
 func init() {
-	want := os.Getenv("CDCMERGE_FAULT")
-	if want == "" {
+	kill := os.Getenv("CDCMERGE_FAULT")
+	pause := os.Getenv("CDCMERGE_FAULT_PAUSE")
+	if kill == "" && pause == "" {
 		return
 	}
 	Hook = func(point string) error {
-		if point == want {
+		switch point {
+		case kill:
 			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			select {}
+		case pause:
+			sig := make(chan os.Signal, 1)
+			signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+			defer signal.Stop(sig)
+			fmt.Fprintf(os.Stderr, "cdcmerge: paused at %s\n", point)
+			select {
+			case <-sig:
+				// Let the run's own signal handling cancel its context.
+				time.Sleep(50 * time.Millisecond)
+			case <-time.After(10 * time.Second):
+			}
 		}
 		return nil
 	}
