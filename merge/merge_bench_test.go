@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/cdcmerge/cdcmerge/gen"
@@ -20,6 +21,23 @@ func benchRows() int {
 		return v
 	}
 	return 200000
+}
+
+// benchOptions reads the knobs under test: CDCMERGE_BENCH_PARALLEL (files
+// written at once) and CDCMERGE_BENCH_PROPS ("k=v,k=v" table properties).
+func benchOptions() merge.Options {
+	opt := merge.Options{Key: []string{"order_id"}}
+	if v, err := strconv.Atoi(os.Getenv("CDCMERGE_BENCH_PARALLEL")); err == nil {
+		opt.Writer.Parallel = v
+	}
+	if v := os.Getenv("CDCMERGE_BENCH_PROPS"); v != "" {
+		opt.TableProperties = map[string]string{}
+		for _, kv := range strings.Split(v, ",") {
+			k, val, _ := strings.Cut(kv, "=")
+			opt.TableProperties[k] = val
+		}
+	}
+	return opt
 }
 
 func benchData(b *testing.B) (load, all reader.TableFiles, src reader.Source) {
@@ -47,7 +65,7 @@ func BenchmarkInitialLoad(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		cat := openCatalog(b, filepath.Join(b.TempDir(), "wh"))
-		if _, err := merge.Table(context.Background(), cat, src, load, []string{"shop", "orders"}, merge.Options{Key: []string{"order_id"}}); err != nil {
+		if _, err := merge.Table(context.Background(), cat, src, load, []string{"shop", "orders"}, benchOptions()); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -59,11 +77,11 @@ func BenchmarkIncremental(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		cat := openCatalog(b, filepath.Join(b.TempDir(), "wh"))
-		if _, err := merge.Table(context.Background(), cat, src, load, []string{"shop", "orders"}, merge.Options{Key: []string{"order_id"}}); err != nil {
+		if _, err := merge.Table(context.Background(), cat, src, load, []string{"shop", "orders"}, benchOptions()); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		st, err := merge.Table(context.Background(), cat, src, all, []string{"shop", "orders"}, merge.Options{Key: []string{"order_id"}})
+		st, err := merge.Table(context.Background(), cat, src, all, []string{"shop", "orders"}, benchOptions())
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/iceberg-go"
@@ -14,8 +15,11 @@ import (
 type Options struct {
 	// TargetFileSize overrides the table's write.target-file-size-bytes.
 	TargetFileSize int64
-	// Workers bounds parallel file writers (0: iceberg-go's default).
-	Workers int
+	// Parallel is the number of files written at once (0 or 1: one). The
+	// records are dealt out round robin, so each writer gets an equal share
+	// and encodes and compresses on its own core: on a 2-core machine the
+	// Parquet encoder, not I/O, is what limits a merge.
+	Parallel int
 }
 
 // DataFiles writes records, which must have sc (the table's Arrow schema
@@ -25,11 +29,77 @@ func DataFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, records 
 	if opt.TargetFileSize > 0 {
 		opts = append(opts, table.WithTargetFileSize(opt.TargetFileSize))
 	}
-	if opt.Workers > 0 {
-		opts = append(opts, table.WithMaxWriteWorkers(opt.Workers))
+	if opt.Parallel <= 1 {
+		return collect(table.WriteRecords(ctx, tbl, sc, records, opts...))
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chans := make([]chan arrow.RecordBatch, opt.Parallel)
+	results := make([][]iceberg.DataFile, opt.Parallel)
+	errs := make([]error, opt.Parallel)
+	var wg sync.WaitGroup
+	for i := range chans {
+		chans[i] = make(chan arrow.RecordBatch, 2)
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			in := chans[i]
+			seq := func(yield func(arrow.RecordBatch, error) bool) {
+				for rec := range in {
+					if !yield(rec, nil) {
+						break
+					}
+				}
+			}
+			results[i], errs[i] = collect(table.WriteRecords(ctx, tbl, sc, seq, opts...))
+			if errs[i] != nil {
+				cancel()
+			}
+			// Drain so the producer never blocks on a writer that stopped.
+			for rec := range in {
+				rec.Release()
+			}
+		}(i)
+	}
+	var srcErr error
+	n := 0
+	for rec, err := range records {
+		if err != nil {
+			srcErr = err
+			break
+		}
+		select {
+		case chans[n%len(chans)] <- rec:
+		case <-ctx.Done():
+			rec.Release()
+		}
+		n++
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	for _, c := range chans {
+		close(c)
+	}
+	wg.Wait()
 	var out []iceberg.DataFile
-	for df, err := range table.WriteRecords(ctx, tbl, sc, records, opts...) {
+	for i := range results {
+		out = append(out, results[i]...)
+	}
+	if srcErr != nil {
+		return out, fmt.Errorf("writing data files: %w", srcErr)
+	}
+	for _, err := range errs {
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, ctx.Err()
+}
+
+func collect(files iter.Seq2[iceberg.DataFile, error]) ([]iceberg.DataFile, error) {
+	var out []iceberg.DataFile
+	for df, err := range files {
 		if err != nil {
 			return out, fmt.Errorf("writing data files: %w", err)
 		}

@@ -42,6 +42,7 @@ type Config struct {
 	LogLevel        string                 `yaml:"log_level"`
 	LogStream       string                 `yaml:"log_stream"`
 	MaxDuration     string                 `yaml:"max_duration"`
+	MemoryLimit     string                 `yaml:"memory_limit"`
 	Tables          map[string]TableConfig `yaml:"tables"`
 }
 
@@ -75,7 +76,8 @@ var settingDocs = []struct{ Flag, Env, YAML, Doc string }{
 	{"--key", "CDCMERGE_KEY", "tables.<t>.key", "key columns of a table: schema.table=col[,col...]; repeat the flag per table (env: ';' between tables)"},
 	{"--tables", "CDCMERGE_TABLES", "select", "only the tables matching these globs on schema.table, comma-separated (default all)"},
 	{"--timestamp-column", "CDCMERGE_TIMESTAMP_COLUMN", "timestamp_column", "the DMS TimestampColumnName (default commit_ts when the table has it)"},
-	{"--batch-bytes", "CDCMERGE_BATCH_BYTES", "batch_bytes", "input bytes per commit (default 268435456); bounds memory"},
+	{"--memory-limit", "CDCMERGE_MEMORY_LIMIT", "memory_limit", "soft memory limit for the Go runtime, e.g. 768MiB (default), 4GiB, or 0 for none; GOMEMLIMIT wins if set"},
+	{"--batch-bytes", "CDCMERGE_BATCH_BYTES", "batch_bytes", "input bytes per commit (default: memory limit / 16, or 256 MiB without a limit); bounds memory"},
 	{"--batch-files", "CDCMERGE_BATCH_FILES", "batch_files", "input files per commit (default 500)"},
 	{"--output", "CDCMERGE_OUTPUT", "output", "text (default) or json"},
 	{"--log-level", "CDCMERGE_LOG_LEVEL", "log_level", "error, warn, info (default) or debug; logs are JSON lines, never with secrets"},
@@ -163,6 +165,7 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	env("CDCMERGE_LOG_LEVEL", &cfg.LogLevel)
 	env("CDCMERGE_LOG_STREAM", &cfg.LogStream)
 	env("CDCMERGE_MAX_DURATION", &cfg.MaxDuration)
+	env("CDCMERGE_MEMORY_LIMIT", &cfg.MemoryLimit)
 	if v := os.Getenv("CDCMERGE_TABLES"); v != "" {
 		cfg.Select = splitList(v)
 	}
@@ -224,6 +227,7 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	str("log-level", &cfg.LogLevel, flagVals.LogLevel)
 	str("log-stream", &cfg.LogStream, flagVals.LogStream)
 	str("max-duration", &cfg.MaxDuration, flagVals.MaxDuration)
+	str("memory-limit", &cfg.MemoryLimit, flagVals.MemoryLimit)
 	if set["batch-bytes"] {
 		cfg.BatchBytes = flagVals.BatchBytes
 	}
@@ -250,6 +254,9 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 		if err != nil || d <= 0 {
 			return nil, usagef("--max-duration %q is not a positive duration such as 10m or 1h30m", cfg.MaxDuration)
 		}
+	}
+	if _, err := parseBytes(firstNonEmpty(cfg.MemoryLimit, DefaultMemoryLimit)); err != nil {
+		return nil, usagef("--memory-limit: %v", err)
 	}
 	if cfg.Output != "text" && cfg.Output != "json" {
 		return nil, usagef("--output must be text or json, got %q", cfg.Output)
@@ -321,4 +328,30 @@ func (c *Config) selected(name string) bool {
 		}
 	}
 	return false
+}
+
+// DefaultMemoryLimit is the soft memory limit when none is set: what a
+// small scheduled task has to spare.
+const DefaultMemoryLimit = "768MiB"
+
+// parseBytes parses a size: a number of bytes, or a number with a unit
+// (KiB, MiB, GiB, KB, MB, GB).
+func parseBytes(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mul    int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	mul := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mul = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mul
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 0 {
+		return 0, fmt.Errorf("%q is not a size such as 1GiB or 512MiB", s)
+	}
+	return int64(f * float64(mul)), nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -54,6 +55,7 @@ func commonFlags(name string, stderr io.Writer) (*flag.FlagSet, *Config, keyFlag
 	fs.StringVar(&v.LogLevel, "log-level", "", "error, warn, info or debug")
 	fs.StringVar(&v.LogStream, "log-stream", "", "stderr or stdout")
 	fs.StringVar(&v.MaxDuration, "max-duration", "", "stop starting batches after this long (e.g. 10m)")
+	fs.StringVar(&v.MemoryLimit, "memory-limit", "", "soft memory limit, e.g. 768MiB (default) or 0 for none")
 	fs.StringVar(&configPath, "config", "", "YAML config file")
 	return fs, v, keys, &configPath, &tables
 }
@@ -80,6 +82,24 @@ func parseCommon(name string, args []string, stderr io.Writer) (*Config, error) 
 		return nil, usagef("--warehouse is required (the Iceberg warehouse root)")
 	}
 	return cfg, nil
+}
+
+// applyMemoryLimit sets the Go runtime's soft memory limit (unless
+// GOMEMLIMIT is set) and returns the batch size: --batch-bytes, or a
+// sixteenth of the limit, since a batch's decoded and rewritten rows take
+// many times its compressed input size.
+func applyMemoryLimit(cfg *Config, log *slog.Logger) int64 {
+	limit, _ := parseBytes(firstNonEmpty(cfg.MemoryLimit, DefaultMemoryLimit)) // checked by loadConfig
+	if os.Getenv("GOMEMLIMIT") == "" && limit > 0 {
+		debug.SetMemoryLimit(limit)
+	}
+	if cfg.BatchBytes > 0 {
+		return cfg.BatchBytes
+	}
+	if limit > 0 {
+		return max(limit/16, 4<<20)
+	}
+	return merge.DefaultBatchBytes
 }
 
 // logStream is where logs go: stderr, or stdout for log collectors that
@@ -223,6 +243,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(jobs) == 0 {
 		log.Warn("no tables found in the source", "source", src.String())
 	}
+	batchBytes := applyMemoryLimit(cfg, log)
 	var stopAfter time.Time
 	if cfg.MaxDuration != "" {
 		d, _ := time.ParseDuration(cfg.MaxDuration) // checked by loadConfig
@@ -249,7 +270,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 				StopAfter:       stopAfter,
 				Key:             j.cfg.Key,
 				TimestampColumn: firstNonEmpty(j.cfg.TimestampColumn, cfg.TimestampColumn),
-				BatchBytes:      cfg.BatchBytes,
+				BatchBytes:      batchBytes,
 				BatchFiles:      cfg.BatchFiles,
 				Log:             log,
 			}
