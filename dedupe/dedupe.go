@@ -45,8 +45,9 @@ type Result struct {
 	// Changes counts the input rows, Deletes the winners that delete.
 	Changes, Deletes int64
 
-	deletes   []bool
-	firstKeys func() []string
+	deletes    []bool
+	firstKeys  func() []string
+	firstRange func() [2]string
 }
 
 // Release frees the upsert records.
@@ -64,6 +65,14 @@ func (r *Result) IsDelete(i int32) bool { return r.deletes[i] }
 // winners, sorted, for pruning data files by column bounds. It is computed
 // on first use: a batch applied to an empty table never needs it.
 func (r *Result) FirstKeys() []string { return r.firstKeys() }
+
+// FirstKeyRange returns the smallest and largest encoding of the first key
+// column among the winners (computed once, in one pass): most data files can
+// be ruled out against the range alone, without sorting every key.
+func (r *Result) FirstKeyRange() (lo, hi string) {
+	v := r.firstRange()
+	return v[0], v[1]
+}
 
 // UpsertRows is the number of rows in Upserts.
 func (r *Result) UpsertRows() int64 {
@@ -96,6 +105,9 @@ func Latest(ctx context.Context, parts []Part, opt Options, mem memory.Allocator
 		total += int(p.Record.NumRows())
 	}
 	keys := NewKeySet(total)
+	if fixedWidthKey(parts, opt.Key) {
+		keys = NewFixedKeySet(total)
+	}
 	wins := make([]winner, 0, total)
 	encs := make([]*KeyEncoder, len(parts))
 	orders := make([]func(int) string, len(parts))
@@ -152,6 +164,19 @@ func Latest(ctx context.Context, parts []Part, opt Options, mem memory.Allocator
 			takes[w.part] = append(takes[w.part], w.row)
 		}
 	}
+	res.firstRange = sync.OnceValue(func() [2]string {
+		var lo, hi, buf []byte
+		for i, w := range wins {
+			buf = encs[w.part].AppendFirst(buf[:0], int(w.row))
+			if i == 0 || string(buf) < string(lo) {
+				lo = append(lo[:0], buf...)
+			}
+			if i == 0 || string(buf) > string(hi) {
+				hi = append(hi[:0], buf...)
+			}
+		}
+		return [2]string{string(lo), string(hi)}
+	})
 	res.firstKeys = sync.OnceValue(func() []string {
 		first := make(map[string]struct{})
 		var buf []byte
@@ -206,6 +231,26 @@ func replaces(w, cur winner, orders []func(int) string) bool {
 		b = oc(int(cur.row))
 	}
 	return a >= b
+}
+
+// fixedWidthKey reports whether the key is one column whose encoding is
+// always 8 bytes (integers, dates, times, timestamps) in every part.
+func fixedWidthKey(parts []Part, key []string) bool {
+	if len(key) != 1 || len(parts) == 0 {
+		return false
+	}
+	for _, p := range parts {
+		i := fieldIndex(p.Record.Schema(), key[0])
+		if i < 0 {
+			return false
+		}
+		switch p.Record.Column(i).(type) {
+		case *array.Int32, *array.Int64, *array.Date32, *array.Time64, *array.Timestamp:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func isEmptyKey(enc *KeyEncoder, i int) bool {

@@ -2,6 +2,7 @@ package dedupe
 
 import (
 	"bytes"
+	"encoding/binary"
 	"hash/maphash"
 )
 
@@ -10,12 +11,23 @@ import (
 // byte arena and the index maps a 64-bit hash to the first key with that
 // hash, so millions of keys cost the garbage collector nothing to scan.
 // Keys whose hash collides with a different key go to a small overflow map.
+//
+// Keys of exactly 8 bytes (a single integer, date or timestamp key column)
+// take a faster path: the key itself is the map key, so there is nothing to
+// hash twice and no collision to check.
 type KeySet struct {
+	fixed    map[uint64]int32
+	fixedKey []uint64
 	hash     func([]byte) uint64
 	byHash   map[uint64]int32
 	overflow map[string]int32
 	arena    []byte
 	ends     []uint32 // key i is arena[ends[i-1]:ends[i]]
+}
+
+// NewFixedKeySet returns an empty set for keys of exactly 8 bytes.
+func NewFixedKeySet(n int) *KeySet {
+	return &KeySet{fixed: make(map[uint64]int32, n), fixedKey: make([]uint64, 0, n)}
 }
 
 // NewKeySet returns an empty set sized for about n keys.
@@ -29,10 +41,18 @@ func NewKeySet(n int) *KeySet {
 }
 
 // Len is the number of keys.
-func (s *KeySet) Len() int { return len(s.ends) }
+func (s *KeySet) Len() int {
+	if s.fixed != nil {
+		return len(s.fixedKey)
+	}
+	return len(s.ends)
+}
 
 // Key returns key i (valid until the next Add).
 func (s *KeySet) Key(i int32) []byte {
+	if s.fixed != nil {
+		return binary.BigEndian.AppendUint64(nil, s.fixedKey[i])
+	}
 	start := uint32(0)
 	if i > 0 {
 		start = s.ends[i-1]
@@ -42,6 +62,15 @@ func (s *KeySet) Key(i int32) []byte {
 
 // Find returns the index of k, or -1.
 func (s *KeySet) Find(k []byte) int32 {
+	if s.fixed != nil {
+		if len(k) != 8 {
+			return -1
+		}
+		if i, ok := s.fixed[binary.BigEndian.Uint64(k)]; ok {
+			return i
+		}
+		return -1
+	}
 	h := s.hash(k)
 	i, ok := s.byHash[h]
 	if !ok {
@@ -58,6 +87,16 @@ func (s *KeySet) Find(k []byte) int32 {
 
 // Add returns the index of k, adding it if absent; added says which.
 func (s *KeySet) Add(k []byte) (idx int32, added bool) {
+	if s.fixed != nil {
+		v := binary.BigEndian.Uint64(k) // callers guarantee 8 bytes
+		if i, ok := s.fixed[v]; ok {
+			return i, false
+		}
+		idx = int32(len(s.fixedKey))
+		s.fixed[v] = idx
+		s.fixedKey = append(s.fixedKey, v)
+		return idx, true
+	}
 	h := s.hash(k)
 	i, ok := s.byHash[h]
 	if ok {

@@ -7,6 +7,28 @@ import (
 	"github.com/cdcmerge/cdcmerge/dedupe"
 )
 
+func TestFixedKeySet(t *testing.T) {
+	s := dedupe.NewFixedKeySet(0)
+	for i := int64(-500); i < 500; i++ {
+		if _, added := s.Add(dedupe.AppendInt(nil, i)); !added {
+			t.Fatalf("%d not added", i)
+		}
+	}
+	for i := int64(-500); i < 500; i++ {
+		k := dedupe.AppendInt(nil, i)
+		idx := s.Find(k)
+		if idx != int32(i+500) || string(s.Key(idx)) != string(k) {
+			t.Fatalf("find %d: %d", i, idx)
+		}
+		if _, added := s.Add(k); added {
+			t.Fatalf("%d added twice", i)
+		}
+	}
+	if s.Find(dedupe.AppendInt(nil, 1000)) != -1 || s.Len() != 1000 {
+		t.Fatal("absent key found or wrong length")
+	}
+}
+
 func TestKeySet(t *testing.T) {
 	for _, collide := range []bool{false, true} {
 		t.Run(fmt.Sprintf("collide=%v", collide), func(t *testing.T) {

@@ -55,7 +55,7 @@ func planCopyOnWrite(ctx context.Context, tbl *table.Table, key []string, res *d
 		if len(task.DeleteFiles)+len(task.EqualityDeleteFiles)+len(task.DeletionVectorFiles) > 0 {
 			return nil, fmt.Errorf("data file %s has delete files; this table is copy-on-write and cdcmerge does not mix write modes on one table", task.File.FilePath())
 		}
-		if !mayHold(task.File, first, res.FirstKeys()) {
+		if !mayHold(task.File, first, res) {
 			continue
 		}
 		m.candidates++
@@ -102,8 +102,10 @@ func planCopyOnWrite(ctx context.Context, tbl *table.Table, key []string, res *d
 }
 
 // mayHold reports whether the file's bounds on the first key column cover
-// any of keys (sorted encodings). Missing or unreadable bounds mean yes.
-func mayHold(df iceberg.DataFile, field iceberg.NestedField, keys []string) bool {
+// any key of the batch: first against the batch's key range, then, only
+// for files that overlap it, against the sorted keys. Missing or unreadable
+// bounds mean yes.
+func mayHold(df iceberg.DataFile, field iceberg.NestedField, res *dedupe.Result) bool {
 	lo, okl := df.LowerBoundValues()[field.ID]
 	hi, okh := df.UpperBoundValues()[field.ID]
 	if !okl || !okh {
@@ -114,6 +116,10 @@ func mayHold(df iceberg.DataFile, field iceberg.NestedField, keys []string) bool
 	if !ok1 || !ok2 {
 		return true
 	}
+	if lo, hi := res.FirstKeyRange(); h < lo || l > hi {
+		return false
+	}
+	keys := res.FirstKeys()
 	i := sort.SearchStrings(keys, l)
 	return i < len(keys) && keys[i] <= h
 }
