@@ -183,7 +183,7 @@ func openCatalog(ctx context.Context, cfg *Config) (icecat.Catalog, error) {
 // source or warehouse is on S3, and puts it in the context where
 // iceberg-go's S3 file IO looks for it.
 func withAWS(ctx context.Context, cfg *Config) (context.Context, error) {
-	if !s3util.IsURL(cfg.Source) && !s3util.IsURL(cfg.Warehouse) && cfg.Catalog != "glue" && !cfg.RESTSigV4 {
+	if !s3util.IsURL(cfg.Source) && !s3util.IsURL(cfg.Warehouse) && cfg.Catalog != "glue" && cfg.Catalog != "rest" {
 		return ctx, nil
 	}
 	awsCfg, err := s3util.Config(ctx, s3util.Options{Region: cfg.S3Region})
