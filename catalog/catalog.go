@@ -8,8 +8,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"math/rand/v2"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/apache/iceberg-go"
 	icecat "github.com/apache/iceberg-go/catalog"
@@ -147,12 +149,27 @@ func openSQL(_ context.Context, cfg Config) (icecat.Catalog, error) {
 	if name == "" {
 		name = "default"
 	}
-	cat, err := sqlcat.NewCatalog(name, db, sqlcat.SQLite, cfg.ioProps(loc))
+	// Two runs starting at once both create the catalog's tables; SQLite
+	// may answer one of them "database is locked" for schema changes even
+	// with a busy timeout. Opening is idempotent, so try again.
+	var cat *sqlcat.Catalog
+	for try := 0; ; try++ {
+		cat, err = sqlcat.NewCatalog(name, db, sqlcat.SQLite, cfg.ioProps(loc))
+		if err == nil || try >= 50 || !isSQLiteBusy(err) {
+			break
+		}
+		time.Sleep(time.Duration(20+rand.IntN(80)) * time.Millisecond)
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening SQL catalog %s: %w", uri, err)
 	}
 	return cat, nil
+}
+
+func isSQLiteBusy(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked")
 }
 
 // sqliteDSN adds the pragmas that let two processes share the file: WAL and

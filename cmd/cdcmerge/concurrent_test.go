@@ -11,16 +11,23 @@ import (
 	"github.com/apache/iceberg-go/utils"
 
 	"github.com/cdcmerge/cdcmerge/catalog"
+	"github.com/cdcmerge/cdcmerge/internal/gluetest"
 	"github.com/cdcmerge/cdcmerge/internal/miniotest"
 	"github.com/cdcmerge/cdcmerge/internal/s3util"
 	"github.com/cdcmerge/cdcmerge/internal/testutil"
 )
 
 // TestTwoProcessesOneTable runs two real cdcmerge processes at once on the
-// same tables (MinIO source and warehouse, one SQLite catalog), as two
-// overlapping scheduled tasks would, and checks nothing is lost or applied
-// twice: the tables equal those of a single run.
+// same tables (MinIO source and warehouse; one SQLite catalog, or the Glue
+// protocol fake), as two overlapping scheduled tasks would, and checks
+// nothing is lost or applied twice: the tables equal those of a single run.
 func TestTwoProcessesOneTable(t *testing.T) {
+	for _, cat := range []string{"sql", "glue"} {
+		t.Run(cat, func(t *testing.T) { twoProcesses(t, cat) })
+	}
+}
+
+func twoProcesses(t *testing.T, catType string) {
 	dir := t.TempDir()
 	bin := buildFaultBinary(t, dir) // no fault is set: it runs normally
 	srv := miniotest.Start(t)
@@ -30,7 +37,14 @@ func TestTwoProcessesOneTable(t *testing.T) {
 	gargs := []string{"--rows", "2000", "--changes", "3000", "--cdc-files", "12"}
 	mustCLI(t, append([]string{"gen", "--out", "s3://dms/raw"}, gargs...)...)
 	dbFile := filepath.Join(dir, "catalog.db")
-	args := runArgs("s3://dms/raw", "s3://lake/wh", "--catalog-uri", dbFile, "--batch-files", "2", "--log-level", "info")
+	catCfg := catalog.Config{Warehouse: "s3://lake/wh", URI: dbFile, S3Endpoint: srv.Endpoint}
+	catFlags := []string{"--catalog-uri", dbFile}
+	if catType == "glue" {
+		glue := gluetest.Start(t)
+		catCfg = catalog.Config{Type: "glue", GlueEndpoint: glue.URL, Warehouse: "s3://lake/wh", S3Endpoint: srv.Endpoint}
+		catFlags = []string{"--catalog", "glue", "--glue-endpoint", glue.URL}
+	}
+	args := runArgs("s3://dms/raw", "s3://lake/wh", append(catFlags, "--batch-files", "2", "--log-level", "info")...)
 
 	var wg sync.WaitGroup
 	outs := make([]string, 2)
@@ -61,7 +75,7 @@ func TestTwoProcessesOneTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx = utils.WithAwsConfig(ctx, &awsCfg)
-	cat, err := catalog.Open(ctx, catalog.Config{Warehouse: "s3://lake/wh", URI: dbFile, S3Endpoint: srv.Endpoint})
+	cat, err := catalog.Open(ctx, catCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
