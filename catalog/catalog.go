@@ -140,10 +140,14 @@ func openSQL(_ context.Context, cfg Config) (icecat.Catalog, error) {
 		}
 		uri = filepath.Join(dir, "catalog.db")
 	}
-	dsn := sqliteDSN(uri)
-	db, err := sql.Open("sqlite", dsn)
+	driver, dialect, dsn := "sqlite", sqlcat.SQLite, sqliteDSN(uri)
+	if strings.HasPrefix(uri, "postgres://") || strings.HasPrefix(uri, "postgresql://") {
+		// A shared catalog for teams: same tables, in PostgreSQL.
+		driver, dialect, dsn = "pgx", sqlcat.Postgres, uri
+	}
+	db, err := sql.Open(driver, dsn)
 	if err != nil {
-		return nil, fmt.Errorf("opening catalog database %s: %w", uri, err)
+		return nil, fmt.Errorf("opening catalog database %s: %w", redactURI(uri), err)
 	}
 	name := cfg.Name
 	if name == "" {
@@ -154,7 +158,7 @@ func openSQL(_ context.Context, cfg Config) (icecat.Catalog, error) {
 	// with a busy timeout. Opening is idempotent, so try again.
 	var cat *sqlcat.Catalog
 	for try := 0; ; try++ {
-		cat, err = sqlcat.NewCatalog(name, db, sqlcat.SQLite, cfg.ioProps(loc))
+		cat, err = sqlcat.NewCatalog(name, db, dialect, cfg.ioProps(loc))
 		if err == nil || try >= 50 || !isSQLiteBusy(err) {
 			break
 		}
@@ -162,7 +166,7 @@ func openSQL(_ context.Context, cfg Config) (icecat.Catalog, error) {
 	}
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("opening SQL catalog %s: %w", uri, err)
+		return nil, fmt.Errorf("opening SQL catalog %s: %w", redactURI(uri), err)
 	}
 	return cat, nil
 }

@@ -60,7 +60,7 @@ var settingDocs = []struct{ Flag, Env, YAML, Doc string }{
 	{"--source", "CDCMERGE_SOURCE", "source", "DMS bucket folder root holding <schema>/<table>/ folders: a local folder or s3://bucket/prefix"},
 	{"--warehouse", "CDCMERGE_WAREHOUSE", "warehouse", "Iceberg warehouse root (local folder or s3://bucket/prefix); new tables are created under it"},
 	{"--catalog", "CDCMERGE_CATALOG", "catalog", "catalog type: sql (default; SQLite at <warehouse>/catalog.db), glue or rest"},
-	{"--catalog-uri", "CDCMERGE_CATALOG_URI", "catalog_uri", "sql: the SQLite file (default <warehouse>/catalog.db); rest: the catalog's URI"},
+	{"--catalog-uri", "CDCMERGE_CATALOG_URI", "catalog_uri", "sql: the SQLite file (default <warehouse>/catalog.db) or a postgres:// URI; rest: the catalog's URI"},
 	{"--catalog-name", "CDCMERGE_CATALOG_NAME", "catalog_name", "catalog name stored in the SQL catalog rows (default default, what other tools assume)"},
 	{"--s3-endpoint", "CDCMERGE_S3_ENDPOINT", "s3_endpoint", "S3-compatible endpoint for s3:// source and warehouse (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS); turns on path-style addressing"},
 	{"--s3-region", "CDCMERGE_S3_REGION", "s3_region", "AWS region (default: AWS_REGION or the profile's region)"},
