@@ -62,7 +62,9 @@ func Start(t testing.TB) string {
 		if err := os.Chown(dir, uid, gid); err != nil {
 			t.Fatal(err)
 		}
-		asUser = func(args ...string) *exec.Cmd { return exec.Command("runuser", append([]string{"-u", "postgres", "--"}, args...)...) }
+		asUser = func(args ...string) *exec.Cmd {
+			return exec.Command("runuser", append([]string{"-u", "postgres", "--"}, args...)...)
+		}
 	}
 	data := filepath.Join(dir, "data")
 	if out, err := asUser(initdb, "-D", data, "-U", "cdcmerge", "--auth=trust", "-E", "UTF8", "--no-sync").CombinedOutput(); err != nil {
