@@ -214,32 +214,51 @@ type tableResult struct {
 	Error string `json:"error,omitempty"`
 }
 
-func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	start := time.Now()
-	cfg, err := parseCommon("run", args, stderr)
+// session is what run and status share: the settings, the logger, the
+// source, the catalog and the tables found in the source.
+type session struct {
+	ctx  context.Context // carries the AWS configuration when S3 or Glue is used
+	cfg  *Config
+	log  *slog.Logger
+	src  reader.Source
+	cat  icecat.Catalog
+	jobs []tableJob
+}
+
+func openSession(ctx context.Context, name string, args []string, stdout, stderr io.Writer) (*session, error) {
+	cfg, err := parseCommon(name, args, stderr)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	log, err := newLogger(cfg.LogLevel, logStream(cfg, stdout, stderr))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	ctx, err = withAWS(ctx, cfg)
-	if err != nil {
-		return err
+	if ctx, err = withAWS(ctx, cfg); err != nil {
+		return nil, err
 	}
 	src, err := openSource(ctx, cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cat, err := openCatalog(ctx, cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	jobs, err := planJobs(ctx, cfg, src, log)
 	if err != nil {
+		return nil, err
+	}
+	return &session{ctx: ctx, cfg: cfg, log: log, src: src, cat: cat, jobs: jobs}, nil
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	start := time.Now()
+	ss, err := openSession(ctx, "run", args, stdout, stderr)
+	if err != nil {
 		return err
 	}
+	ctx, cfg, log, src, cat, jobs := ss.ctx, ss.cfg, ss.log, ss.src, ss.cat, ss.jobs
 	if len(jobs) == 0 {
 		log.Warn("no tables found in the source", "source", src.String())
 	}
@@ -364,30 +383,11 @@ func progressBar(w io.Writer) func(merge.Progress) {
 }
 
 func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, err := parseCommon("status", args, stderr)
+	ss, err := openSession(ctx, "status", args, stdout, stderr)
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg.LogLevel, logStream(cfg, stdout, stderr))
-	if err != nil {
-		return err
-	}
-	ctx, err = withAWS(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	src, err := openSource(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	cat, err := openCatalog(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	jobs, err := planJobs(ctx, cfg, src, log)
-	if err != nil {
-		return err
-	}
+	ctx, cfg, cat, jobs := ss.ctx, ss.cfg, ss.cat, ss.jobs
 	type status struct {
 		Table          string             `json:"table"`
 		Exists         bool               `json:"exists"`
