@@ -14,8 +14,11 @@ import (
 // Commit is one atomic change to a table: data files removed and added, and
 // the checkpoint reached.
 type Commit struct {
-	Remove     []iceberg.DataFile
-	Add        []iceberg.DataFile
+	Remove []iceberg.DataFile
+	Add    []iceberg.DataFile
+	// Deletes are position delete files (merge-on-read); a commit with
+	// deletes removes no data files.
+	Deletes    []iceberg.DataFile
 	Checkpoint reader.Checkpoint
 	// Summary holds extra snapshot summary properties (counts).
 	Summary map[string]string
@@ -32,6 +35,14 @@ func Apply(ctx context.Context, tbl *table.Table, c Commit) (*table.Table, error
 	tx := tbl.NewTransaction()
 	var err error
 	switch {
+	case len(c.Deletes) > 0:
+		if len(c.Remove) > 0 {
+			return nil, fmt.Errorf("table %s: a commit cannot both remove data files and add delete files", strings.Join(tbl.Identifier(), "."))
+		}
+		rd := tx.NewRowDelta(props)
+		rd.AddRows(c.Add...)
+		rd.AddDeletes(c.Deletes...)
+		err = rd.Commit(ctx)
 	case len(c.Remove) > 0:
 		err = tx.ReplaceDataFilesWithDataFiles(ctx, c.Remove, c.Add, props)
 	case len(c.Add) > 0:

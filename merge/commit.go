@@ -80,13 +80,13 @@ func (b *batchRun) commit(ctx context.Context, tbl *table.Table, c catalog.Commi
 		if covers(fcp, c.Checkpoint) {
 			if !committedBy(fresh, b.runID, c.Checkpoint) {
 				b.opt.Log.Info("batch already applied by a concurrent run", "table", b.name, "checkpoint", c.Checkpoint.CDCLast)
-				b.discard(ctx, fresh, c.Add)
+				b.discard(ctx, fresh, append(c.Add, c.Deletes...))
 				return nil, &replanError{errors.New("a concurrent run applied the same files first")}
 			}
 			return fresh, nil
 		}
 		if snapshotID(fresh) != base {
-			b.discard(ctx, fresh, c.Add)
+			b.discard(ctx, fresh, append(c.Add, c.Deletes...))
 			return nil, &replanError{err}
 		}
 		if try >= maxCommitRetries {

@@ -29,6 +29,9 @@ type matches struct {
 	rewrites []rewrite
 	// found marks, by key index of the batch, the keys the table held.
 	found []bool
+	// deletes holds, for merge-on-read, the positions to delete per data
+	// file (copy-on-write uses rewrites instead).
+	deletes map[string][]int64
 	// candidates counts files whose bounds could hold a key (read), and
 	// files counts all data files of the snapshot.
 	candidates, files int

@@ -52,6 +52,10 @@ type Options struct {
 	// it (the batch in progress finishes and commits). Stats.Stopped says
 	// the run ended early; the next run goes on from the checkpoint.
 	StopAfter time.Time
+	// WriteMode is copy-on-write (default) or merge-on-read, set on tables
+	// cdcmerge creates (an existing table keeps its own; giving another one
+	// is an error, since changing a table's mode is an explicit step).
+	WriteMode string
 	// TableProperties are set on tables cdcmerge creates.
 	TableProperties map[string]string
 	Writer          writer.Options
@@ -133,6 +137,14 @@ func Table(ctx context.Context, cat icecat.Catalog, src reader.Source, tf reader
 	key, err := resolveKey(name, tbl, opt.Key)
 	if err != nil {
 		return st, err
+	}
+	switch opt.WriteMode {
+	case "", CopyOnWrite, MergeOnRead:
+	default:
+		return st, fmt.Errorf("write mode %q: use %s or %s", opt.WriteMode, CopyOnWrite, MergeOnRead)
+	}
+	if tbl != nil && opt.WriteMode != "" && writeMode(tbl) != opt.WriteMode {
+		return st, fmt.Errorf("table %s is %s but %s was asked for; a table's write mode is changed by an explicit step, not by a run: drop --write-mode for this table", name, writeMode(tbl), opt.WriteMode)
 	}
 	runID := uuid.NewString()
 	replans := 0
@@ -338,6 +350,11 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 	}
 	if tbl == nil {
 		props := iceberg.Properties{table.PropertyFormatVersion: "2"}
+		if b.opt.WriteMode != "" {
+			for k, v := range WriteModeProperties(b.opt.WriteMode) {
+				props[k] = v
+			}
+		}
 		for k, v := range b.opt.TableProperties {
 			props[k] = v
 		}
@@ -386,7 +403,13 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 	}
 	defer res.Release()
 	t0 = b.st.phase("dedupe", t0)
-	m, err := planCopyOnWrite(ctx, tbl, b.key, res)
+	mode := writeMode(tbl)
+	var m *matches
+	if mode == MergeOnRead {
+		m, err = planMergeOnRead(ctx, tbl, b.key, res, b.opt.Mem)
+	} else {
+		m, err = planCopyOnWrite(ctx, tbl, b.key, res)
+	}
 	if err != nil {
 		return nil, cp, fmt.Errorf("table %s: %w", b.name, err)
 	}
@@ -402,6 +425,13 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 	if err := fault.Point(fault.AfterDataFiles); err != nil {
 		return nil, cp, err
 	}
+	deletes, err := writePositionDeletes(ctx, tbl, m.deletes, b.opt.Mem)
+	if err != nil {
+		return nil, cp, fmt.Errorf("table %s: %w", b.name, err)
+	}
+	if err := fault.Point(fault.AfterDeleteFiles); err != nil {
+		return nil, cp, err
+	}
 	t0 = b.st.phase("write", t0)
 	var removed []iceberg.DataFile
 	for _, rw := range m.rewrites {
@@ -414,10 +444,10 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 	}
 	if err := ctx.Err(); err != nil {
 		// Stopped (SIGTERM): abandon the batch rather than start a commit.
-		b.discard(ctx, tbl, added)
+		b.discard(ctx, tbl, append(added, deletes...))
 		return nil, cp, err
 	}
-	out, err := b.commit(ctx, tbl, catalog.Commit{Remove: removed, Add: added, Checkpoint: next, Summary: map[string]string{
+	out, err := b.commit(ctx, tbl, catalog.Commit{Remove: removed, Add: added, Deletes: deletes, Checkpoint: next, Summary: map[string]string{
 		"cdcmerge.files":    strconv.Itoa(len(files)),
 		"cdcmerge.inserted": strconv.FormatInt(inserted, 10),
 		"cdcmerge.updated":  strconv.FormatInt(updated, 10),

@@ -250,9 +250,10 @@ func TestModel(t *testing.T) {
 	if testing.Short() {
 		seeds = 6
 	}
-	for seed := 0; seed < seeds; seed++ {
+	for i := 0; i < 2*seeds; i++ {
+		seed, mode := i/2, []string{merge.CopyOnWrite, merge.MergeOnRead}[i%2]
 		composite := seed%2 == 1
-		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/seed%d", mode, seed), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			r := rand.New(rand.NewSource(int64(seed)))
@@ -268,7 +269,7 @@ func TestModel(t *testing.T) {
 					s.write(t, src.Root, s.files[revealed])
 					revealed++
 				}
-				opt := merge.Options{Key: s.key, BatchFiles: 1 + r.Intn(4)}
+				opt := merge.Options{Key: s.key, BatchFiles: 1 + r.Intn(4), WriteMode: mode}
 				if r.Intn(3) == 0 {
 					opt.BatchBytes = 1 // one file per batch
 				}
@@ -286,6 +287,15 @@ func TestModel(t *testing.T) {
 				}
 				if d := testutil.Diff(s.replay(revealed), got, 10); d != "" {
 					t.Fatalf("after %d of %d files (stats %+v):\n%s", revealed, len(s.files), st, d)
+				}
+				if mode == merge.MergeOnRead {
+					// Merge-on-read never rewrites a data file: it only adds
+					// data files and position delete files.
+					for _, snap := range tbl.Metadata().Snapshots() {
+						if v := snap.Summary.Properties["deleted-data-files"]; v != "" && v != "0" {
+							t.Fatalf("merge-on-read snapshot %d removed %s data files", snap.SnapshotID, v)
+						}
+					}
 				}
 				if want := s.files[revealed-1].name; st.Checkpoint.CDCLast != want && st.Checkpoint.LoadLast != want {
 					t.Fatalf("checkpoint %+v does not name the last file %s", st.Checkpoint, want)

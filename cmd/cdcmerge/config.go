@@ -43,6 +43,7 @@ type Config struct {
 	LogStream       string                 `yaml:"log_stream"`
 	MaxDuration     string                 `yaml:"max_duration"`
 	MemoryLimit     string                 `yaml:"memory_limit"`
+	WriteMode       string                 `yaml:"write_mode"`
 	Tables          map[string]TableConfig `yaml:"tables"`
 }
 
@@ -77,6 +78,7 @@ var settingDocs = []struct{ Flag, Env, YAML, Doc string }{
 	{"--tables", "CDCMERGE_TABLES", "select", "only the tables matching these globs on schema.table, comma-separated (default all)"},
 	{"--timestamp-column", "CDCMERGE_TIMESTAMP_COLUMN", "timestamp_column", "the DMS TimestampColumnName (default commit_ts when the table has it)"},
 	{"--memory-limit", "CDCMERGE_MEMORY_LIMIT", "memory_limit", "soft memory limit for the Go runtime, e.g. 768MiB (default), 4GiB, or 0 for none; GOMEMLIMIT wins if set"},
+	{"--write-mode", "CDCMERGE_WRITE_MODE", "write_mode", "copy-on-write (default) or merge-on-read, for tables cdcmerge creates; an existing table keeps its mode"},
 	{"--batch-bytes", "CDCMERGE_BATCH_BYTES", "batch_bytes", "input bytes per commit (default: memory limit / 16, or 256 MiB without a limit); bounds memory"},
 	{"--batch-files", "CDCMERGE_BATCH_FILES", "batch_files", "input files per commit (default 500)"},
 	{"--output", "CDCMERGE_OUTPUT", "output", "text (default) or json"},
@@ -166,6 +168,7 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	env("CDCMERGE_LOG_STREAM", &cfg.LogStream)
 	env("CDCMERGE_MAX_DURATION", &cfg.MaxDuration)
 	env("CDCMERGE_MEMORY_LIMIT", &cfg.MemoryLimit)
+	env("CDCMERGE_WRITE_MODE", &cfg.WriteMode)
 	if v := os.Getenv("CDCMERGE_TABLES"); v != "" {
 		cfg.Select = splitList(v)
 	}
@@ -228,6 +231,7 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	str("log-stream", &cfg.LogStream, flagVals.LogStream)
 	str("max-duration", &cfg.MaxDuration, flagVals.MaxDuration)
 	str("memory-limit", &cfg.MemoryLimit, flagVals.MemoryLimit)
+	str("write-mode", &cfg.WriteMode, flagVals.WriteMode)
 	if set["batch-bytes"] {
 		cfg.BatchBytes = flagVals.BatchBytes
 	}
@@ -257,6 +261,11 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	}
 	if _, err := parseBytes(firstNonEmpty(cfg.MemoryLimit, DefaultMemoryLimit)); err != nil {
 		return nil, usagef("--memory-limit: %v", err)
+	}
+	switch cfg.WriteMode {
+	case "", "copy-on-write", "merge-on-read":
+	default:
+		return nil, usagef("--write-mode must be copy-on-write or merge-on-read, got %q", cfg.WriteMode)
 	}
 	if cfg.Output != "text" && cfg.Output != "json" {
 		return nil, usagef("--output must be text or json, got %q", cfg.Output)

@@ -55,6 +55,7 @@ func commonFlags(name string, stderr io.Writer) (*flag.FlagSet, *Config, keyFlag
 	fs.StringVar(&v.LogLevel, "log-level", "", "error, warn, info or debug")
 	fs.StringVar(&v.LogStream, "log-stream", "", "stderr or stdout")
 	fs.StringVar(&v.MaxDuration, "max-duration", "", "stop starting batches after this long (e.g. 10m)")
+	fs.StringVar(&v.WriteMode, "write-mode", "", "copy-on-write or merge-on-read (new tables)")
 	fs.StringVar(&v.MemoryLimit, "memory-limit", "", "soft memory limit, e.g. 768MiB (default) or 0 for none")
 	fs.StringVar(&configPath, "config", "", "YAML config file")
 	return fs, v, keys, &configPath, &tables
@@ -287,6 +288,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if err == nil {
 			opt := merge.Options{
 				StopAfter:       stopAfter,
+				WriteMode:       cfg.WriteMode,
 				Key:             j.cfg.Key,
 				TimestampColumn: firstNonEmpty(j.cfg.TimestampColumn, cfg.TimestampColumn),
 				BatchBytes:      batchBytes,

@@ -10,6 +10,7 @@ const (
 	AfterList         = "after-list"
 	AfterRead         = "after-read"
 	AfterDataFiles    = "after-data-files"
+	AfterDeleteFiles  = "after-delete-files"
 	BeforeCommit      = "before-commit"
 	Commit            = "commit" // the catalog commit call itself fails
 	AfterCommit       = "after-commit"

@@ -1,0 +1,381 @@
+package merge
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/apache/iceberg-go"
+	iceio "github.com/apache/iceberg-go/io"
+	"github.com/apache/iceberg-go/table"
+	"github.com/google/uuid"
+
+	"github.com/cdcmerge/cdcmerge/dedupe"
+)
+
+// Write modes, as the Iceberg table properties write.merge.mode,
+// write.update.mode and write.delete.mode spell them.
+const (
+	CopyOnWrite = "copy-on-write"
+	MergeOnRead = "merge-on-read"
+)
+
+// WriteModeProperties are the table properties a write mode sets when
+// cdcmerge creates a table.
+func WriteModeProperties(mode string) map[string]string {
+	return map[string]string{"write.merge.mode": mode, "write.update.mode": mode, "write.delete.mode": mode}
+}
+
+// writeMode is the mode of an existing table: merge-on-read when its merge
+// mode (or, without one, its delete mode) says so.
+func writeMode(tbl *table.Table) string {
+	p := tbl.Properties()
+	if m := p["write.merge.mode"]; m != "" {
+		return m
+	}
+	if p["write.delete.mode"] == MergeOnRead {
+		return MergeOnRead
+	}
+	return CopyOnWrite
+}
+
+// Field IDs of the position delete file columns, fixed by the spec.
+const (
+	posDeletePathID = 2147483546
+	posDeletePosID  = 2147483545
+)
+
+// planMergeOnRead finds the rows of tbl that hold keys of res, as
+// positions in their data files: the key columns of every data file whose
+// bounds may hold a key are read straight from the file (positions are
+// only meaningful in the file as written), skipping rows that earlier
+// position deletes already removed.
+func planMergeOnRead(ctx context.Context, tbl *table.Table, key []string, res *dedupe.Result, mem memory.Allocator) (*matches, error) {
+	m := &matches{found: make([]bool, res.Keys.Len()), deletes: map[string][]int64{}}
+	if tbl.CurrentSnapshot() == nil || res.Keys.Len() == 0 {
+		return m, nil
+	}
+	tasks, err := tbl.Scan(table.WithSelectedFields(key...)).PlanFiles(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("planning the scan: %w", err)
+	}
+	m.files = len(tasks)
+	sc := tbl.Schema()
+	first, _ := sc.FindFieldByNameCaseInsensitive(key[0])
+	keyIDs := make([]int, len(key))
+	for i, k := range key {
+		f, ok := sc.FindFieldByNameCaseInsensitive(k)
+		if !ok {
+			return nil, fmt.Errorf("key column %q is not in the table", k)
+		}
+		keyIDs[i] = f.ID
+	}
+	fs, err := tbl.FS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	deleted := map[string]map[int64]bool{} // data file -> positions already deleted
+	readDeletes := map[string]bool{}
+	var cands []table.FileScanTask
+	for _, task := range tasks {
+		if len(task.EqualityDeleteFiles)+len(task.DeletionVectorFiles) > 0 {
+			return nil, fmt.Errorf("data file %s has equality deletes or deletion vectors; cdcmerge's merge-on-read writes position deletes and does not mix them", task.File.FilePath())
+		}
+		if !mayHold(task.File, first, res) {
+			continue
+		}
+		cands = append(cands, task)
+		for _, df := range task.DeleteFiles {
+			if readDeletes[df.FilePath()] {
+				continue
+			}
+			readDeletes[df.FilePath()] = true
+			if err := readPositionDeletes(ctx, fs, df.FilePath(), deleted, mem); err != nil {
+				return nil, err
+			}
+		}
+	}
+	m.candidates = len(cands)
+	// Read the candidates' keys in parallel, one file per core; each worker
+	// collects its own hits, merged below, so nothing is shared.
+	type hits struct {
+		pos  []int64
+		keys []int32
+		err  error
+	}
+	out := make([]hits, len(cands))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(cands)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var buf []byte
+			for c := range work {
+				path := cands[c].File.FilePath()
+				gone := deleted[path]
+				h := &out[c]
+				var pos int64
+				h.err = readColumnsByID(ctx, fs, path, keyIDs, mem, func(rec arrow.RecordBatch) error {
+					enc, err := dedupe.NewKeyEncoder(rec, seq(len(keyIDs)))
+					if err != nil {
+						return err
+					}
+					for i := 0; i < int(rec.NumRows()); i, pos = i+1, pos+1 {
+						if gone[pos] {
+							continue
+						}
+						buf, _ = enc.Append(buf[:0], i)
+						if k := res.Keys.Find(buf); k >= 0 {
+							h.keys = append(h.keys, k)
+							h.pos = append(h.pos, pos)
+						}
+					}
+					return nil
+				})
+			}
+		}()
+	}
+	for c := range cands {
+		work <- c
+	}
+	close(work)
+	wg.Wait()
+	for c, h := range out {
+		if h.err != nil {
+			return nil, fmt.Errorf("reading keys of %s: %w", cands[c].File.FilePath(), h.err)
+		}
+		for _, k := range h.keys {
+			m.found[k] = true
+		}
+		if len(h.pos) > 0 {
+			m.deletes[cands[c].File.FilePath()] = h.pos
+		}
+	}
+	return m, nil
+}
+
+func seq(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// readColumnsByID reads the columns with the given Iceberg field IDs (in
+// that order) of a Parquet data file, record by record, in file order.
+func readColumnsByID(ctx context.Context, fs iceio.IO, path string, ids []int, mem memory.Allocator, fn func(arrow.RecordBatch) error) error {
+	f, err := fs.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	pr, err := file.NewParquetReader(f)
+	if err != nil {
+		return err
+	}
+	defer pr.Close()
+	fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: 1 << 16}, mem)
+	if err != nil {
+		return err
+	}
+	leaves := make([]int, len(ids))
+	for j, id := range ids {
+		leaves[j] = -1
+		for _, sf := range fr.Manifest.Fields {
+			if sf.IsLeaf() && fieldID(*sf.Field) == id {
+				leaves[j] = sf.ColIndex
+			}
+		}
+		if leaves[j] < 0 {
+			return fmt.Errorf("the file has no column with field id %d", id)
+		}
+	}
+	rr, err := fr.GetRecordReader(ctx, leaves, nil)
+	if err != nil {
+		return err
+	}
+	defer rr.Release()
+	for rr.Next() {
+		rec := rr.RecordBatch()
+		// GetRecordReader returns columns in file order; put them in ids order.
+		cols := make([]arrow.Array, len(ids))
+		for j, id := range ids {
+			for c, fld := range rec.Schema().Fields() {
+				if fieldID(fld) == id {
+					cols[j] = rec.Column(c)
+				}
+			}
+		}
+		fields := make([]arrow.Field, len(ids))
+		for j := range ids {
+			fields[j] = arrow.Field{Name: strconv.Itoa(ids[j]), Type: cols[j].DataType(), Nullable: true}
+		}
+		view := array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, rec.NumRows())
+		err := fn(view)
+		view.Release()
+		if err != nil {
+			return err
+		}
+	}
+	return rr.Err()
+}
+
+func fieldID(f arrow.Field) int {
+	if v, ok := f.Metadata.GetValue("PARQUET:field_id"); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+	}
+	return -1
+}
+
+// readPositionDeletes adds the (file_path, pos) rows of a position delete
+// file to deleted.
+func readPositionDeletes(ctx context.Context, fs iceio.IO, path string, deleted map[string]map[int64]bool, mem memory.Allocator) error {
+	err := readColumnsByID(ctx, fs, path, []int{posDeletePathID, posDeletePosID}, mem, func(rec arrow.RecordBatch) error {
+		paths, ok1 := rec.Column(0).(*array.String)
+		poss, ok2 := rec.Column(1).(*array.Int64)
+		if !ok1 || !ok2 {
+			return fmt.Errorf("unexpected column types %s, %s", rec.Column(0).DataType(), rec.Column(1).DataType())
+		}
+		for i := 0; i < int(rec.NumRows()); i++ {
+			p := paths.Value(i)
+			s := deleted[p]
+			if s == nil {
+				s = map[int64]bool{}
+				deleted[p] = s
+			}
+			s[poss.Value(i)] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading position delete file %s: %w", path, err)
+	}
+	return nil
+}
+
+// posDeleteArrowSchema is the spec's position delete file schema.
+var posDeleteArrowSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "file_path", Type: arrow.BinaryTypes.String, Metadata: arrow.NewMetadata([]string{"PARQUET:field_id"}, []string{strconv.Itoa(posDeletePathID)})},
+	{Name: "pos", Type: arrow.PrimitiveTypes.Int64, Metadata: arrow.NewMetadata([]string{"PARQUET:field_id"}, []string{strconv.Itoa(posDeletePosID)})},
+}, nil)
+
+// writePositionDeletes writes one position delete file per data file with
+// deleted rows, each naming the data file it references (so readers apply
+// it to that file alone), sorted by position as the spec requires.
+func writePositionDeletes(ctx context.Context, tbl *table.Table, deletes map[string][]int64, mem memory.Allocator) ([]iceberg.DataFile, error) {
+	if len(deletes) == 0 {
+		return nil, nil
+	}
+	fs, err := tbl.FS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	wfs, ok := fs.(iceio.WriteFileIO)
+	if !ok {
+		return nil, fmt.Errorf("the table's file IO cannot write")
+	}
+	locs, err := tbl.LocationProvider()
+	if err != nil {
+		return nil, err
+	}
+	paths := make([]string, 0, len(deletes))
+	for p := range deletes {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	var out []iceberg.DataFile
+	for _, dataPath := range paths {
+		pos := deletes[dataPath]
+		slices.Sort(pos)
+		pb := array.NewStringBuilder(mem)
+		ib := array.NewInt64Builder(mem)
+		for _, p := range pos {
+			pb.Append(dataPath)
+			ib.Append(p)
+		}
+		cols := []arrow.Array{pb.NewArray(), ib.NewArray()}
+		pb.Release()
+		ib.Release()
+		rec := array.NewRecordBatch(posDeleteArrowSchema, cols, int64(len(pos)))
+		cols[0].Release()
+		cols[1].Release()
+		loc := locs.NewDataLocation(uuid.NewString() + "-deletes.parquet")
+		size, err := writeParquetRecord(wfs, loc, rec, mem)
+		rec.Release()
+		if err != nil {
+			return out, fmt.Errorf("writing position delete file %s: %w", loc, err)
+		}
+		lo := make([]byte, 8)
+		hi := make([]byte, 8)
+		binary.LittleEndian.PutUint64(lo, uint64(pos[0]))
+		binary.LittleEndian.PutUint64(hi, uint64(pos[len(pos)-1]))
+		b, err := iceberg.NewDataFileBuilder(tbl.Spec(), iceberg.EntryContentPosDeletes, loc, iceberg.ParquetFile,
+			map[int]any{}, nil, nil, int64(len(pos)), size)
+		if err != nil {
+			return out, err
+		}
+		df := b.ReferencedDataFile(dataPath).
+			ValueCounts(map[int]int64{posDeletePathID: int64(len(pos)), posDeletePosID: int64(len(pos))}).
+			NullValueCounts(map[int]int64{posDeletePathID: 0, posDeletePosID: 0}).
+			LowerBoundValues(map[int][]byte{posDeletePathID: []byte(dataPath), posDeletePosID: lo}).
+			UpperBoundValues(map[int][]byte{posDeletePathID: []byte(dataPath), posDeletePosID: hi}).
+			Build()
+		out = append(out, df)
+	}
+	return out, nil
+}
+
+// writeParquetRecord writes rec as one zstd Parquet file and returns its
+// size.
+func writeParquetRecord(fs iceio.WriteFileIO, path string, rec arrow.RecordBatch, mem memory.Allocator) (int64, error) {
+	w, err := fs.Create(path)
+	if err != nil {
+		return 0, err
+	}
+	cw := &countingWriter{w: w}
+	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithAllocator(mem))
+	pw, err := pqarrow.NewFileWriter(rec.Schema(), cw, props, pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem)))
+	if err != nil {
+		w.Close()
+		return 0, err
+	}
+	if err := pw.Write(rec); err != nil {
+		pw.Close()
+		return 0, err
+	}
+	if err := pw.Close(); err != nil { // closes w too
+		return 0, err
+	}
+	return cw.n, nil
+}
+
+type countingWriter struct {
+	w interface {
+		Write([]byte) (int, error)
+		Close() error
+	}
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingWriter) Close() error { return c.w.Close() }
