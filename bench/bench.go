@@ -126,11 +126,15 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	// The contenders, interleaved round by round so that a burst of other
 	// work on the machine hits all of them alike.
 	var rounds [][]Result
-	var wh, duckOut string
+	var wh, whMOR, duckOut string
 	for round := 1; round <= opt.Repeat; round++ {
 		rr := &Report{DuckDB: rep.DuckDB}
 		logf("round %d/%d: cdcmerge: initial load + incremental merge", round, opt.Repeat)
-		if wh, err = runCdcmerge(ctx, opt.Binary, work, ds, rr); err != nil {
+		if wh, err = runCdcmerge(ctx, opt.Binary, work, ds, rr, ""); err != nil {
+			return nil, err
+		}
+		logf("round %d/%d: cdcmerge merge-on-read: initial load + incremental merge", round, opt.Repeat)
+		if whMOR, err = runCdcmerge(ctx, opt.Binary, work, ds, rr, "merge-on-read"); err != nil {
 			return nil, err
 		}
 		rep.CdcmergeRuns = rr.CdcmergeRuns
@@ -152,6 +156,10 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	logf("checking the cdcmerge table")
 	rep.Correctness = verify(ctx, wh, duckOut, ds, opt.Seed, rep.cdcmergeFailed())
 	logf("correctness vs %s: match=%v %s", rep.Correctness.Reference, rep.Correctness.Match, rep.Correctness.Detail)
+	logf("checking the cdcmerge merge-on-read table")
+	mor := verify(ctx, whMOR, duckOut, ds, opt.Seed, rep.cdcmergeFailed())
+	rep.CorrectnessMOR = &mor
+	logf("merge-on-read correctness vs %s: match=%v %s", mor.Reference, mor.Match, mor.Detail)
 
 	rep.finish()
 	if opt.ResultsDir != "" {

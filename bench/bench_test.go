@@ -46,11 +46,15 @@ func TestHarnessXS(t *testing.T) {
 	if c.TableRows == 0 || c.TableRows != c.ReferenceRows {
 		t.Fatalf("rows: table %d, reference %d", c.TableRows, c.ReferenceRows)
 	}
+	if m := rep.CorrectnessMOR; m == nil || !m.Match || m.TableRows != c.TableRows {
+		t.Fatalf("merge-on-read correctness: %+v", m)
+	}
 	if rep.DuckDB == nil || rep.DuckDB.Available {
 		t.Fatalf("DuckDB peer should be reported unavailable: %+v", rep.DuckDB)
 	}
 	want := map[string]bool{
 		"cdcmerge/initial load": false, "cdcmerge/incremental merge": false, "cdcmerge/total": false,
+		"cdcmerge merge-on-read/initial load": false, "cdcmerge merge-on-read/incremental merge": false,
 		"floor/rewrite LOAD files": false, "floor/rewrite CDC files": false, "floor/total": false,
 	}
 	for _, r := range rep.Results {
@@ -77,8 +81,8 @@ func TestHarnessXS(t *testing.T) {
 	var last struct {
 		Files int `json:"files"`
 	}
-	if n := len(rep.CdcmergeRuns); n != 2 {
-		t.Fatalf("%d cdcmerge run stats, want 2", n)
+	if n := len(rep.CdcmergeRuns); n != 4 {
+		t.Fatalf("%d cdcmerge run stats, want 4 (two per write mode)", n)
 	}
 	if err := json.Unmarshal(rep.CdcmergeRuns[1].Stats, &last); err != nil || last.Files != Sizes["XS"].CDCFiles {
 		t.Fatalf("incremental run stats %s (err %v)", rep.CdcmergeRuns[1].Stats, err)

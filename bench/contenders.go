@@ -56,9 +56,16 @@ func tail(s string, n int) string {
 // only (initial load into a new table), then with the CDC files added
 // (incremental merge). It returns the warehouse folder. A failed run is
 // recorded in the report, not returned as an error.
-func runCdcmerge(ctx context.Context, bin, work string, ds *dataset, rep *Report) (string, error) {
-	src := filepath.Join(work, "source")
-	wh := filepath.Join(work, "warehouse")
+//
+// mode is the table's write mode ("" for the default, copy-on-write); each
+// mode is its own contender with its own source and warehouse folders.
+func runCdcmerge(ctx context.Context, bin, work string, ds *dataset, rep *Report, mode string) (string, error) {
+	contender, suffix := "cdcmerge", ""
+	if mode != "" {
+		contender, suffix = "cdcmerge "+mode, "-"+mode
+	}
+	src := filepath.Join(work, "source"+suffix)
+	wh := filepath.Join(work, "warehouse"+suffix)
 	for _, d := range []string{src, wh} {
 		if err := resetDir(d); err != nil {
 			return "", err
@@ -66,6 +73,9 @@ func runCdcmerge(ctx context.Context, bin, work string, ds *dataset, rep *Report
 	}
 	tableDir := filepath.Join(src, "shop", "orders")
 	args := []string{"run", "--source", src, "--warehouse", wh, "--key", Table + "=" + Key, "--output", "json", "--log-level", "warn"}
+	if mode != "" {
+		args = append(args, "--write-mode", mode)
+	}
 	var total, peak float64
 	var failed bool
 	for _, step := range []struct {
@@ -75,7 +85,7 @@ func runCdcmerge(ctx context.Context, bin, work string, ds *dataset, rep *Report
 		if err := linkInto(tableDir, step.files); err != nil {
 			return "", err
 		}
-		res := Result{Contender: "cdcmerge", Phase: step.phase, Process: true}
+		res := Result{Contender: contender, Phase: step.phase, Process: true}
 		pr, err := runProc(ctx, work, nil, bin, args...)
 		res.Seconds, res.PeakRSSMiB = pr.wall, pr.rssMiB
 		if err != nil {
@@ -99,7 +109,7 @@ func runCdcmerge(ctx context.Context, bin, work string, ds *dataset, rep *Report
 		peak = max(peak, res.PeakRSSMiB)
 		rep.Results = append(rep.Results, res)
 	}
-	tot := Result{Contender: "cdcmerge", Phase: "total", Seconds: total, PeakRSSMiB: peak, Note: "both runs"}
+	tot := Result{Contender: contender, Phase: "total", Seconds: total, PeakRSSMiB: peak, Note: "both runs"}
 	if failed {
 		tot.Error = "a run failed"
 	}

@@ -13,17 +13,19 @@ import (
 
 // Report is the result of one benchmark run.
 type Report struct {
-	Size         Size          `json:"size"`
-	Machine      Machine       `json:"machine"`
-	Threads      int           `json:"threads"`
-	Repeat       int           `json:"repeat"` // rounds; seconds are medians over them
-	Seed         int64         `json:"seed"`
-	Dataset      DatasetInfo   `json:"dataset"`
-	Prices       Prices        `json:"prices"`
-	Results      []Result      `json:"results"`
-	DuckDB       *DuckDBInfo   `json:"duckdb"`
-	Correctness  Correctness   `json:"correctness"`
-	CdcmergeRuns []CdcmergeRun `json:"cdcmerge_runs"`
+	Size        Size        `json:"size"`
+	Machine     Machine     `json:"machine"`
+	Threads     int         `json:"threads"`
+	Repeat      int         `json:"repeat"` // rounds; seconds are medians over them
+	Seed        int64       `json:"seed"`
+	Dataset     DatasetInfo `json:"dataset"`
+	Prices      Prices      `json:"prices"`
+	Results     []Result    `json:"results"`
+	DuckDB      *DuckDBInfo `json:"duckdb"`
+	Correctness Correctness `json:"correctness"`
+	// CorrectnessMOR is the same check of the merge-on-read table.
+	CorrectnessMOR *Correctness  `json:"correctness_merge_on_read,omitempty"`
+	CdcmergeRuns   []CdcmergeRun `json:"cdcmerge_runs"`
 	// RatioBase names what the ratio column divides by.
 	RatioBase string `json:"ratio_base"`
 }
@@ -106,7 +108,7 @@ func (p Prices) Glue(sec float64) float64 {
 
 func (r *Report) cdcmergeFailed() bool {
 	for _, x := range r.Results {
-		if x.Contender == "cdcmerge" && x.Error != "" {
+		if strings.HasPrefix(x.Contender, "cdcmerge") && x.Error != "" {
 			return true
 		}
 	}
@@ -181,7 +183,19 @@ func (r *Report) Markdown() string {
 	if c.Detail != "" {
 		fmt.Fprintf(&b, ": %s", oneLine(c.Detail))
 	}
-	b.WriteString(".\n\n")
+	b.WriteString(".\n")
+	if m := r.CorrectnessMOR; m != nil {
+		v := "MATCH"
+		if !m.Match {
+			v = "MISMATCH"
+		}
+		fmt.Fprintf(&b, "Correctness: cdcmerge merge-on-read table vs %s: **%s** (%d rows vs %d)", m.Reference, v, m.TableRows, m.ReferenceRows)
+		if m.Detail != "" {
+			fmt.Fprintf(&b, ": %s", oneLine(m.Detail))
+		}
+		b.WriteString(".\n")
+	}
+	b.WriteString("\n")
 	b.WriteString("| contender | phase | seconds | peak RSS MiB | ratio vs DuckDB job | Fargate USD | Glue USD |\n")
 	b.WriteString("|---|---|---:|---:|---:|---:|---:|\n")
 	for _, x := range r.Results {
