@@ -37,8 +37,8 @@ var dmsColumnTypes = map[string]bool{
 	"BLOB": true, "CLOB": true, "BOOLEAN": true,
 }
 
-// typeSuggestions maps type names users commonly write to the DMS name.
-var typeSuggestions = map[string]string{
+// dmsTypeSuggestions maps type names users commonly write to the DMS name.
+var dmsTypeSuggestions = map[string]string{
 	"TIMESTAMP": "DATETIME", "DATETIME2": "DATETIME", "TIMESTAMPTZ": "DATETIME",
 	"VARCHAR": "STRING", "CHAR": "STRING", "TEXT": "STRING or CLOB", "NVARCHAR": "STRING", "WSTRING": "STRING",
 	"INT": "INT4", "INTEGER": "INT4", "BIGINT": "INT8", "SMALLINT": "INT2", "TINYINT": "INT1",
@@ -227,7 +227,7 @@ func (d *defParser) object(table, column string, raw json.RawMessage, known []st
 			}
 		}
 		if !isKnown {
-			if !containsFold(known, k) {
+			if !defContainsFold(known, k) {
 				d.add(table, column, "unknown key %q (known keys: %s)", k, strings.Join(known, ", "))
 			}
 			continue
@@ -242,7 +242,7 @@ func (d *defParser) object(table, column string, raw json.RawMessage, known []st
 	return strs, rest, true
 }
 
-func containsFold(list []string, s string) bool {
+func defContainsFold(list []string, s string) bool {
 	for _, x := range list {
 		if strings.EqualFold(x, s) {
 			return true
@@ -275,9 +275,9 @@ func (d *defParser) boolean(table, column, key, s string, def bool) bool {
 }
 
 var (
-	topKeys    = []string{"TableCount", "Tables"}
-	tableKeys  = []string{"TableName", "TablePath", "TableOwner", "TableColumns", "TableColumnsTotal"}
-	columnKeys = []string{"ColumnName", "ColumnType", "ColumnLength", "ColumnPrecision", "ColumnScale", "ColumnNullable", "ColumnIsPk", "ColumnDateFormat"}
+	defTopKeys    = []string{"TableCount", "Tables"}
+	defTableKeys  = []string{"TableName", "TablePath", "TableOwner", "TableColumns", "TableColumnsTotal"}
+	defColumnKeys = []string{"ColumnName", "ColumnType", "ColumnLength", "ColumnPrecision", "ColumnScale", "ColumnNullable", "ColumnIsPk", "ColumnDateFormat"}
 )
 
 // ParseTableDefinition parses and validates a DMS external table definition.
@@ -293,7 +293,7 @@ var (
 // and date formats cdcmerge cannot parse.
 func ParseTableDefinition(data []byte) ([]TableDef, error) {
 	d := &defParser{}
-	top, nested, ok := d.object("", "", data, topKeys, map[string]bool{"Tables": true})
+	top, nested, ok := d.object("", "", data, defTopKeys, map[string]bool{"Tables": true})
 	if !ok {
 		var probe any
 		if err := json.Unmarshal(data, &probe); err != nil {
@@ -338,7 +338,7 @@ func ParseTableDefinition(data []byte) ([]TableDef, error) {
 
 func (d *defParser) table(i int, raw json.RawMessage) (TableDef, bool) {
 	label := fmt.Sprintf("Tables[%d]", i)
-	strs, nested, ok := d.object(label, "", raw, tableKeys, map[string]bool{"TableColumns": true})
+	strs, nested, ok := d.object(label, "", raw, defTableKeys, map[string]bool{"TableColumns": true})
 	if !ok {
 		return TableDef{}, false
 	}
@@ -387,7 +387,7 @@ func (d *defParser) table(i int, raw json.RawMessage) (TableDef, bool) {
 
 func (d *defParser) column(table string, j int, raw json.RawMessage) (ColumnDef, bool) {
 	label := fmt.Sprintf("TableColumns[%d]", j)
-	s, _, ok := d.object(table, label, raw, columnKeys, nil)
+	s, _, ok := d.object(table, label, raw, defColumnKeys, nil)
 	if !ok {
 		return ColumnDef{}, false
 	}
@@ -404,7 +404,7 @@ func (d *defParser) column(table string, j int, raw json.RawMessage) (ColumnDef,
 		d.add(table, label, "ColumnType is missing")
 	case !dmsColumnTypes[typ]:
 		msg := fmt.Sprintf("unknown ColumnType %q", s["ColumnType"])
-		if sug, ok := typeSuggestions[typ]; ok {
+		if sug, ok := dmsTypeSuggestions[typ]; ok {
 			msg += fmt.Sprintf("; use %s", sug)
 		}
 		d.add(table, label, "%s (valid: BYTE, DATE, TIME, DATETIME, INT1, INT2, INT4, INT8, NUMERIC, REAL4, REAL8, STRING, UINT1, UINT2, UINT4, UINT8, BLOB, CLOB, BOOLEAN)", msg)
@@ -461,19 +461,19 @@ func (d *defParser) column(table string, j int, raw json.RawMessage) (ColumnDef,
 	}
 	if f, ok := s["ColumnDateFormat"]; ok && f != "" {
 		c.DateFormat = f
-		if _, err := dateLayout(f); err != nil {
+		if _, err := dmsDateLayout(f); err != nil {
 			d.add(table, label, "ColumnDateFormat %q: %v", f, err)
 		}
 	}
 	return c, true
 }
 
-// dateLayout converts a ColumnDateFormat (Java/SQL style letters) to a Go
+// dmsDateLayout converts a ColumnDateFormat (Java/SQL style letters) to a Go
 // time layout. Understood: YYYY/yyyy (year), YY/yy, MM (month), DD/dd
 // (day), HH (hour 0-23), mm or MI (minute), ss or SS (second); a run of S
 // after "ss." is a fraction, which Go parses without a layout element.
 // Other characters that are not letters are copied.
-func dateLayout(f string) (string, error) {
+func dmsDateLayout(f string) (string, error) {
 	var b strings.Builder
 	hasLowerSS := strings.Contains(f, "ss")
 	for i := 0; i < len(f); {
