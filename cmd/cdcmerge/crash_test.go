@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -56,26 +57,37 @@ func TestCrash(t *testing.T) {
 
 	cases := []struct {
 		point string
+		// mode is the write mode; at is which time the point is reached
+		// that the process dies (0: the first).
+		mode string
+		at   int
 		// committed says whether the first batch is in the table after the
 		// kill; then its checkpoint names the batch's last file.
 		committed bool
 		// rerunFiles is how many files the rerun applies.
 		rerunFiles string
 	}{
-		{fault.BeforeCommit, false, "5 files"},
-		{fault.AfterDataFiles, false, "5 files"},
-		{fault.AfterCommit, true, "3 files"},
+		{fault.BeforeCommit, "", 0, false, "5 files"},
+		{fault.AfterDataFiles, "", 0, false, "5 files"},
+		{fault.AfterCommit, "", 0, true, "3 files"},
+		// Merge-on-read: die in the second batch, after its position delete
+		// files are written or just before its commit.
+		{fault.AfterDeleteFiles, "merge-on-read", 2, true, "3 files"},
+		{fault.BeforeCommit, "merge-on-read", 2, true, "3 files"},
 	}
 	for _, tc := range cases {
-		t.Run(tc.point, func(t *testing.T) {
+		t.Run(tc.point+"/"+firstNonEmpty(tc.mode, "copy-on-write"), func(t *testing.T) {
 			root := t.TempDir()
 			src := filepath.Join(root, "dms")
 			wh := filepath.Join(root, "wh")
 			copyTree(t, template, src)
 			args := runArgs(src, wh, "--batch-files", "2")
+			if tc.mode != "" {
+				args = append(args, "--write-mode", tc.mode)
+			}
 
 			cmd := exec.Command(bin, args...)
-			cmd.Env = append(os.Environ(), "CDCMERGE_FAULT="+tc.point)
+			cmd.Env = append(os.Environ(), "CDCMERGE_FAULT="+tc.point, "CDCMERGE_FAULT_AT="+strconv.Itoa(tc.at))
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			err := cmd.Run()
