@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 // CSVOptions is the DMS CSV dialect WriteCSV writes (the S3 endpoint
@@ -68,11 +70,23 @@ func WriteCSV(w io.Writer, schema *arrow.Schema, rows [][]any, opt CSVOptions) e
 	nf := schema.NumFields()
 	fields := make([]string, nf)
 	isNull := make([]bool, nf)
+	// Values are checked against their column types as WriteParquet does,
+	// by appending them to a builder.
+	check := make([]array.Builder, nf)
+	for i, f := range schema.Fields() {
+		check[i] = array.NewBuilder(memory.DefaultAllocator, f.Type)
+		defer check[i].Release()
+	}
 	for r, row := range rows {
 		if len(row) != nf {
 			return fmt.Errorf("gen: row %d has %d values, schema has %d fields", r, len(row), nf)
 		}
 		for c, v := range row {
+			if v != nil {
+				if err := appendValue(check[c], schema.Field(c).Type, v); err != nil {
+					return fmt.Errorf("gen: row %d column %q: %w", r, schema.Field(c).Name, err)
+				}
+			}
 			s, err := csvValue(v, schema.Field(c).Type, opt)
 			if err != nil {
 				return fmt.Errorf("gen: row %d column %q: %w", r, schema.Field(c).Name, err)

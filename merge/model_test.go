@@ -292,6 +292,9 @@ func TestModel(t *testing.T) {
 					// Merge-on-read never rewrites a data file: it only adds
 					// data files and position delete files.
 					for _, snap := range tbl.Metadata().Snapshots() {
+						if snap.Summary.Properties["cdcmerge.files"] == "" {
+							continue // a compaction, not a merge
+						}
 						if v := snap.Summary.Properties["deleted-data-files"]; v != "" && v != "0" {
 							t.Fatalf("merge-on-read snapshot %d removed %s data files", snap.SnapshotID, v)
 						}
@@ -299,6 +302,31 @@ func TestModel(t *testing.T) {
 				}
 				if want := s.files[revealed-1].name; st.Checkpoint.CDCLast != want && st.Checkpoint.LoadLast != want {
 					t.Fatalf("checkpoint %+v does not name the last file %s", st.Checkpoint, want)
+				}
+				// Maintenance interleaved at random: compaction folds delete
+				// files and small files together, expiry drops old
+				// snapshots; the table and its checkpoint must survive both.
+				if r.Intn(3) == 0 {
+					if _, err := merge.Compact(ctx, tbl, merge.CompactOptions{TargetFileSize: 1 << 20, MinInputFiles: 2}); err != nil {
+						t.Fatalf("compact: %v", err)
+					}
+					tbl, _ = cat.LoadTable(ctx, ident)
+					if r.Intn(2) == 0 {
+						if err := merge.Expire(ctx, tbl, 0, 1); err != nil {
+							t.Fatalf("expire: %v", err)
+						}
+						tbl, _ = cat.LoadTable(ctx, ident)
+						if _, err := merge.CleanOrphans(ctx, tbl, 0, false); err != nil {
+							t.Fatalf("clean orphans: %v", err)
+						}
+					}
+					got, err := testutil.ReadTable(ctx, tbl, s.key)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if d := testutil.Diff(s.replay(revealed), got, 10); d != "" {
+						t.Fatalf("after maintenance, %d files:\n%s", revealed, d)
+					}
 				}
 				// A rerun with nothing new must change nothing.
 				before := tbl.CurrentSnapshot().SnapshotID

@@ -373,7 +373,7 @@ func (d *defParser) table(i int, raw json.RawMessage) (TableDef, bool) {
 		if c.Name != "" {
 			lower := strings.ToLower(c.Name)
 			if prev, dup := seen[lower]; dup {
-				d.add(label, c.Name, "duplicate column name (clashes with %q; names are matched case-insensitively)", prev)
+				d.add(label, fmt.Sprintf("%q", c.Name), "duplicate column name (clashes with %q; names are matched case-insensitively)", prev)
 			}
 			seen[lower] = c.Name
 		}
@@ -387,6 +387,12 @@ func (d *defParser) table(i int, raw json.RawMessage) (TableDef, bool) {
 
 func (d *defParser) column(table string, j int, raw json.RawMessage) (ColumnDef, bool) {
 	label := fmt.Sprintf("TableColumns[%d]", j)
+	var probe struct{ ColumnName any }
+	if json.Unmarshal(raw, &probe) == nil {
+		if name, ok := probe.ColumnName.(string); ok && strings.TrimSpace(name) != "" {
+			label = fmt.Sprintf("%q", name)
+		}
+	}
 	s, _, ok := d.object(table, label, raw, defColumnKeys, nil)
 	if !ok {
 		return ColumnDef{}, false
@@ -394,8 +400,6 @@ func (d *defParser) column(table string, j int, raw json.RawMessage) (ColumnDef,
 	c := ColumnDef{Name: s["ColumnName"]}
 	if strings.TrimSpace(c.Name) == "" {
 		d.add(table, label, "ColumnName is missing or empty")
-	} else {
-		label = fmt.Sprintf("%q", c.Name)
 	}
 	typ := strings.ToUpper(strings.TrimSpace(s["ColumnType"]))
 	c.Type = typ
