@@ -18,6 +18,10 @@ Usage:
   cdcmerge status --source DIR --warehouse DIR [flags]
   cdcmerge gen    --out DIR [--rows N --changes N ...]
   cdcmerge demo   [--dir DIR]      generate sample data, merge it, print the tables
+  cdcmerge compact       --warehouse DIR [--tables GLOB]   bin-pack small files, fold delete files in
+  cdcmerge expire        --warehouse DIR [--older-than 120h --retain-last 1]
+  cdcmerge clean-orphans --warehouse DIR [--older-than 24h --dry-run]
+  cdcmerge bench  [--size S|M|L]   cdcmerge vs DuckDB vs the floor on generated data
 
 Run "cdcmerge <command> -h" for the flags of a command.
 Exit codes: 0 done, 1 failed, 2 bad usage.
@@ -44,6 +48,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		err = cmdGen(ctx, args[1:], stdout, stderr)
 	case "demo":
 		err = cmdDemo(ctx, args[1:], stdout, stderr)
+	case "compact", "expire", "clean-orphans":
+		err = cmdMaintain(ctx, args[0], args[1:], stdout, stderr)
 	case "bench":
 		err = cmdBench(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":

@@ -61,8 +61,11 @@ func commonFlags(name string, stderr io.Writer) (*flag.FlagSet, *Config, keyFlag
 	return fs, v, keys, &configPath, &tables
 }
 
-func parseCommon(name string, args []string, stderr io.Writer) (*Config, error) {
+func parseCommon(name string, args []string, stderr io.Writer, extra ...func(*flag.FlagSet)) (*Config, error) {
 	fs, v, keys, configPath, tables := commonFlags(name, stderr)
+	for _, e := range extra {
+		e(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, errFlagHelp
@@ -76,7 +79,7 @@ func parseCommon(name string, args []string, stderr io.Writer) (*Config, error) 
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Source == "" {
+	if cfg.Source == "" && name != "maintenance" {
 		return nil, usagef("--source is required (the DMS bucket folder root)")
 	}
 	if cfg.Warehouse == "" {
