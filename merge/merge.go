@@ -56,6 +56,12 @@ type Options struct {
 	// cdcmerge creates (an existing table keeps its own; giving another one
 	// is an error, since changing a table's mode is an explicit step).
 	WriteMode string
+	// CSV says how to read DMS CSV output (DataFormat=csv).
+	CSV reader.CSVOptions
+	// CSVSchema names and types the columns of headerless CSV files (from
+	// a DMS external table definition). Without it, CSV files take the
+	// existing table's columns, in order.
+	CSVSchema *arrow.Schema
 	// TableProperties are set on tables cdcmerge creates.
 	TableProperties map[string]string
 	Writer          writer.Options
@@ -320,7 +326,7 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 		}
 	}
 	t0 := time.Now()
-	decoded, err := b.read(ctx, files)
+	decoded, err := b.read(ctx, tbl, files)
 	defer func() {
 		for _, d := range decoded {
 			if d != nil {
@@ -473,6 +479,26 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 	return out, next, nil
 }
 
+// csvSchema is the column list of the table's CSV files: the table
+// definition's, else the existing table's (without its field IDs).
+func (b *batchRun) csvSchema(tbl *table.Table) (*arrow.Schema, error) {
+	if b.opt.CSVSchema != nil {
+		return b.opt.CSVSchema, nil
+	}
+	if tbl == nil {
+		return nil, fmt.Errorf("table %s: DMS CSV files carry no column names or types, and the table does not exist yet: give a DMS external table definition with --table-definition", b.name)
+	}
+	sc, err := table.SchemaToArrowSchema(tbl.Schema(), nil, false, false)
+	if err != nil {
+		return nil, err
+	}
+	fields := make([]arrow.Field, len(sc.Fields()))
+	for i, f := range sc.Fields() {
+		fields[i] = arrow.Field{Name: f.Name, Type: f.Type, Nullable: true}
+	}
+	return arrow.NewSchema(fields, nil), nil
+}
+
 // counts splits the winners into inserted, updated and deleted rows.
 func counts(res *dedupe.Result, m *matches) (ins, upd, del int64) {
 	var found, foundDel int64
@@ -500,7 +526,17 @@ func hasColumn(fields []arrow.Field, name string) bool {
 }
 
 // read decodes files with two workers, keeping stream order.
-func (b *batchRun) read(ctx context.Context, files []reader.File) ([]*reader.Decoded, error) {
+func (b *batchRun) read(ctx context.Context, tbl *table.Table, files []reader.File) ([]*reader.Decoded, error) {
+	var csvSchema *arrow.Schema
+	for _, f := range files {
+		if f.Format == reader.CSV {
+			var err error
+			if csvSchema, err = b.csvSchema(tbl); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
 	out := make([]*reader.Decoded, len(files))
 	errs := make([]error, len(files))
 	var wg sync.WaitGroup
@@ -511,7 +547,11 @@ func (b *batchRun) read(ctx context.Context, files []reader.File) ([]*reader.Dec
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				out[i], errs[i] = reader.ReadFile(ctx, b.src, files[i], b.opt.Mem)
+				if f := files[i]; f.Format == reader.CSV {
+					out[i], errs[i] = reader.ReadCSV(ctx, b.src, f, csvSchema, f.Kind == reader.CDC, b.opt.CSV, b.opt.Mem)
+				} else {
+					out[i], errs[i] = reader.ReadFile(ctx, b.src, f, b.opt.Mem)
+				}
 				b.prog.report("read", 1, files[i].Size)
 			}
 		}()

@@ -47,13 +47,13 @@ func DecodeCheckpoint(s string) (Checkpoint, error) {
 		return Checkpoint{}, fmt.Errorf("checkpoint version %d is not supported by this cdcmerge (want %d): upgrade cdcmerge", c.Version, CheckpointVersion)
 	}
 	if c.LoadLast != "" {
-		k, n, ok := ParseName(c.LoadLast)
+		k, n, _, ok := ParseTargetName(c.LoadLast)
 		if !ok || k != Load || n != c.LoadNumber {
 			return Checkpoint{}, fmt.Errorf("checkpoint names LOAD file %q inconsistently", c.LoadLast)
 		}
 	}
 	if c.CDCLast != "" {
-		if k, _, ok := ParseName(c.CDCLast); !ok || k != CDC {
+		if k, _, _, ok := ParseTargetName(c.CDCLast); !ok || k != CDC {
 			return Checkpoint{}, fmt.Errorf("checkpoint names CDC file %q, which is not a DMS CDC file name", c.CDCLast)
 		}
 	}

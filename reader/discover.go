@@ -29,11 +29,18 @@ func (k Kind) String() string {
 	return "cdc"
 }
 
+// Formats of DMS output files.
+const (
+	Parquet = "parquet"
+	CSV     = "csv"
+)
+
 // File is one DMS output file of a table.
 type File struct {
 	Object
-	Name string // basename
-	Kind Kind
+	Name   string // basename
+	Kind   Kind
+	Format string // Parquet or CSV
 	// Number is the LOAD counter (Load files only).
 	Number uint64
 }
@@ -78,6 +85,30 @@ func ParseName(name string) (kind Kind, number uint64, ok bool) {
 	}
 	return 0, 0, false
 }
+
+// ParseTargetName classifies a basename of DMS S3-target output in either
+// format: LOAD + 8 hex digits or yyyyMMdd-HHmmssSSS, then .parquet, .csv or
+// .csv.gz. The S3-source CSV styles (LOAD001.csv, CDC00001.csv,
+// CDC_TXN-...) are not per-table target output and are not accepted here.
+func ParseTargetName(name string) (kind Kind, number uint64, format string, ok bool) {
+	if k, n, ok := ParseName(name); ok {
+		return k, n, Parquet, true
+	}
+	if !csvTargetName.MatchString(name) {
+		return 0, 0, "", false
+	}
+	k, n, ok := ParseCSVName(name)
+	if !ok {
+		return 0, 0, "", false
+	}
+	if k == Load {
+		// The hex LOAD counter, as ParseName reads it.
+		n, _ = strconv.ParseUint(name[4:12], 16, 64)
+	}
+	return k, n, CSV, true
+}
+
+var csvTargetName = regexp.MustCompile(`^(LOAD[0-9A-F]{8}|\d{8}-\d{9})\.csv(\.gz)?$`)
 
 // MaxNameLength bounds schema and table names taken from paths (Glue's limit).
 const MaxNameLength = 255
@@ -124,9 +155,9 @@ func Group(objs []Object) ([]TableFiles, []Ignored, error) {
 			continue
 		}
 		name := path.Base(o.Path)
-		kind, num, ok := ParseName(name)
+		kind, num, format, ok := ParseTargetName(name)
 		if !ok {
-			ignored = append(ignored, Ignored{o.Path, "name is neither LOAD########.parquet nor yyyyMMdd-HHmmssSSS.parquet"})
+			ignored = append(ignored, Ignored{o.Path, "name is neither LOAD########.parquet/.csv nor yyyyMMdd-HHmmssSSS.parquet/.csv"})
 			continue
 		}
 		if kind == Load && len(segs) != 3 {
@@ -147,7 +178,7 @@ func Group(objs []Object) ([]TableFiles, []Ignored, error) {
 			t = &TableFiles{Schema: segs[0], Table: segs[1]}
 			tables[key] = t
 		}
-		f := File{Object: o, Name: name, Kind: kind, Number: num}
+		f := File{Object: o, Name: name, Kind: kind, Number: num, Format: format}
 		if kind == Load {
 			t.Load = append(t.Load, f)
 		} else {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -44,6 +45,10 @@ type Config struct {
 	MaxDuration     string                 `yaml:"max_duration"`
 	MemoryLimit     string                 `yaml:"memory_limit"`
 	WriteMode       string                 `yaml:"write_mode"`
+	TableDefinition string                 `yaml:"table_definition"`
+	CSVDelimiter    string                 `yaml:"csv_delimiter"`
+	CSVNullValue    string                 `yaml:"csv_null_value"`
+	CSVHeader       bool                   `yaml:"csv_header"`
 	Tables          map[string]TableConfig `yaml:"tables"`
 }
 
@@ -79,6 +84,10 @@ var settingDocs = []struct{ Flag, Env, YAML, Doc string }{
 	{"--timestamp-column", "CDCMERGE_TIMESTAMP_COLUMN", "timestamp_column", "the DMS TimestampColumnName (default commit_ts when the table has it)"},
 	{"--memory-limit", "CDCMERGE_MEMORY_LIMIT", "memory_limit", "soft memory limit for the Go runtime, e.g. 768MiB (default), 4GiB, or 0 for none; GOMEMLIMIT wins if set"},
 	{"--write-mode", "CDCMERGE_WRITE_MODE", "write_mode", "copy-on-write (default) or merge-on-read, for tables cdcmerge creates; an existing table keeps its mode"},
+	{"--table-definition", "CDCMERGE_TABLE_DEFINITION", "table_definition", "DMS external table definition (JSON) naming and typing the columns of CSV output; ColumnIsPk gives the key"},
+	{"--csv-delimiter", "CDCMERGE_CSV_DELIMITER", "csv_delimiter", "CSV field delimiter, the DMS CsvDelimiter (default ,)"},
+	{"--csv-null-value", "CDCMERGE_CSV_NULL_VALUE", "csv_null_value", "the unquoted CSV field that means null, the DMS CsvNullValue (default: an empty field)"},
+	{"--csv-header", "CDCMERGE_CSV_HEADER", "csv_header", "CSV files start with a row of column names (DMS AddColumnName=true)"},
 	{"--batch-bytes", "CDCMERGE_BATCH_BYTES", "batch_bytes", "input bytes per commit (default: memory limit / 16, or 256 MiB without a limit); bounds memory"},
 	{"--batch-files", "CDCMERGE_BATCH_FILES", "batch_files", "input files per commit (default 500)"},
 	{"--output", "CDCMERGE_OUTPUT", "output", "text (default) or json"},
@@ -153,7 +162,7 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	env("CDCMERGE_REST_CREDENTIAL", &cfg.RESTCredential)
 	env("CDCMERGE_REST_TOKEN", &cfg.RESTToken)
 	env("CDCMERGE_REST_SIGV4_SERVICE", &cfg.RESTSigV4Svc)
-	for name, dst := range map[string]*bool{"CDCMERGE_GLUE_NO_CREATE_DATABASE": &cfg.GlueNoCreateDBs, "CDCMERGE_REST_SIGV4": &cfg.RESTSigV4} {
+	for name, dst := range map[string]*bool{"CDCMERGE_GLUE_NO_CREATE_DATABASE": &cfg.GlueNoCreateDBs, "CDCMERGE_REST_SIGV4": &cfg.RESTSigV4, "CDCMERGE_CSV_HEADER": &cfg.CSVHeader} {
 		if v := os.Getenv(name); v != "" {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
@@ -169,6 +178,9 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	env("CDCMERGE_MAX_DURATION", &cfg.MaxDuration)
 	env("CDCMERGE_MEMORY_LIMIT", &cfg.MemoryLimit)
 	env("CDCMERGE_WRITE_MODE", &cfg.WriteMode)
+	env("CDCMERGE_TABLE_DEFINITION", &cfg.TableDefinition)
+	env("CDCMERGE_CSV_DELIMITER", &cfg.CSVDelimiter)
+	env("CDCMERGE_CSV_NULL_VALUE", &cfg.CSVNullValue)
 	if v := os.Getenv("CDCMERGE_TABLES"); v != "" {
 		cfg.Select = splitList(v)
 	}
@@ -232,6 +244,12 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	str("max-duration", &cfg.MaxDuration, flagVals.MaxDuration)
 	str("memory-limit", &cfg.MemoryLimit, flagVals.MemoryLimit)
 	str("write-mode", &cfg.WriteMode, flagVals.WriteMode)
+	str("table-definition", &cfg.TableDefinition, flagVals.TableDefinition)
+	str("csv-delimiter", &cfg.CSVDelimiter, flagVals.CSVDelimiter)
+	str("csv-null-value", &cfg.CSVNullValue, flagVals.CSVNullValue)
+	if set["csv-header"] {
+		cfg.CSVHeader = flagVals.CSVHeader
+	}
 	if set["batch-bytes"] {
 		cfg.BatchBytes = flagVals.BatchBytes
 	}
@@ -261,6 +279,9 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	}
 	if _, err := parseBytes(firstNonEmpty(cfg.MemoryLimit, DefaultMemoryLimit)); err != nil {
 		return nil, usagef("--memory-limit: %v", err)
+	}
+	if n := utf8.RuneCountInString(cfg.CSVDelimiter); n > 1 {
+		return nil, usagef("--csv-delimiter must be one character, got %q", cfg.CSVDelimiter)
 	}
 	switch cfg.WriteMode {
 	case "", "copy-on-write", "merge-on-read":

@@ -53,6 +53,13 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var cfg gen.Config
 	out, tables := genFlags(fs, &cfg)
 	endpoint := fs.String("s3-endpoint", "", "S3-compatible endpoint when --out is s3:// (default AWS_ENDPOINT_URL_S3)")
+	format := fs.String("format", "parquet", "parquet or csv (DMS DataFormat)")
+	var csvOpt gen.CSVOptions
+	delim := fs.String("csv-delimiter", "", "CSV field delimiter (default ,)")
+	fs.StringVar(&csvOpt.NullValue, "csv-null-value", "", "CSV null marker (default: empty field)")
+	fs.BoolVar(&csvOpt.Header, "csv-header", false, "write a header row (AddColumnName)")
+	fs.BoolVar(&csvOpt.Gzip, "gzip", false, "gzip CSV files (.csv.gz)")
+	defOut := fs.String("definition-out", "", "with --format csv, write the DMS external table definition (JSON) to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return errFlagHelp
@@ -76,7 +83,28 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		sink = gen.S3Sink(client, bucket, prefix)
 	}
-	sum, err := gen.Generate(ctx, sink, cfg)
+	var sum gen.Summary
+	var err error
+	switch *format {
+	case "parquet":
+		sum, err = gen.Generate(ctx, sink, cfg)
+	case "csv":
+		if *delim != "" {
+			csvOpt.Delimiter = []rune(*delim)[0]
+		}
+		sum, err = gen.GenerateCSV(ctx, sink, cfg, csvOpt)
+		if err == nil && *defOut != "" {
+			var f *os.File
+			if f, err = os.Create(*defOut); err == nil {
+				err = gen.WriteTableDefinition(f, cfg.Tables)
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+			}
+		}
+	default:
+		return usagef("gen --format must be parquet or csv, got %q", *format)
+	}
 	if err != nil {
 		return err
 	}

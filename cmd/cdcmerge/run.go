@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	icecat "github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/utils"
@@ -55,6 +56,10 @@ func commonFlags(name string, stderr io.Writer) (*flag.FlagSet, *Config, keyFlag
 	fs.StringVar(&v.LogLevel, "log-level", "", "error, warn, info or debug")
 	fs.StringVar(&v.LogStream, "log-stream", "", "stderr or stdout")
 	fs.StringVar(&v.MaxDuration, "max-duration", "", "stop starting batches after this long (e.g. 10m)")
+	fs.StringVar(&v.TableDefinition, "table-definition", "", "DMS external table definition (JSON) for CSV output")
+	fs.StringVar(&v.CSVDelimiter, "csv-delimiter", "", "CSV field delimiter (default ,)")
+	fs.StringVar(&v.CSVNullValue, "csv-null-value", "", "unquoted CSV field meaning null (default: empty)")
+	fs.BoolVar(&v.CSVHeader, "csv-header", false, "CSV files start with a header row")
 	fs.StringVar(&v.WriteMode, "write-mode", "", "copy-on-write or merge-on-read (new tables)")
 	fs.StringVar(&v.MemoryLimit, "memory-limit", "", "soft memory limit, e.g. 768MiB (default) or 0 for none")
 	fs.StringVar(&configPath, "config", "", "YAML config file")
@@ -104,6 +109,37 @@ func applyMemoryLimit(cfg *Config, log *slog.Logger) int64 {
 		return max(limit/16, 4<<20)
 	}
 	return merge.DefaultBatchBytes
+}
+
+// csvOptions is the DMS CSV dialect from the settings.
+func csvOptions(cfg *Config) reader.CSVOptions {
+	o := reader.CSVOptions{Header: cfg.CSVHeader, NullValue: cfg.CSVNullValue}
+	if cfg.CSVDelimiter != "" {
+		o.Delimiter, _ = utf8.DecodeRuneInString(cfg.CSVDelimiter)
+	}
+	return o
+}
+
+// tableDefinition returns the definition of DMS table name from
+// --table-definition, or nil.
+func tableDefinition(cfg *Config, name string) (*reader.TableDef, error) {
+	if cfg.TableDefinition == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(cfg.TableDefinition)
+	if err != nil {
+		return nil, fmt.Errorf("reading --table-definition: %w", err)
+	}
+	defs, err := reader.ParseTableDefinition(b)
+	if err != nil {
+		return nil, fmt.Errorf("--table-definition %s: %w", cfg.TableDefinition, err)
+	}
+	for i := range defs {
+		if strings.EqualFold(defs[i].Ident(), name) {
+			return &defs[i], nil
+		}
+	}
+	return nil, nil
 }
 
 // logStream is where logs go: stderr, or stdout for log collectors that
@@ -288,15 +324,26 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 				}
 			}
 		}
+		var td *reader.TableDef
+		if err == nil {
+			td, err = tableDefinition(cfg, j.files.Ident())
+		}
 		if err == nil {
 			opt := merge.Options{
 				StopAfter:       stopAfter,
 				WriteMode:       cfg.WriteMode,
+				CSV:             csvOptions(cfg),
 				Key:             j.cfg.Key,
 				TimestampColumn: firstNonEmpty(j.cfg.TimestampColumn, cfg.TimestampColumn),
 				BatchBytes:      batchBytes,
 				BatchFiles:      cfg.BatchFiles,
 				Log:             log,
+			}
+			if td != nil {
+				opt.CSVSchema = td.ArrowSchema()
+				if len(opt.Key) == 0 {
+					opt.Key = td.Key
+				}
 			}
 			if tty {
 				opt.Progress = progressBar(stderr)
