@@ -350,31 +350,17 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 		}
 	}
 	t0 = b.st.phase("read", t0)
-	union, err := unionSchema(b.name, decoded)
-	if err != nil {
-		return nil, cp, err
+	var parts []dedupe.Part
+	defer func() {
+		for _, p := range parts {
+			p.Record.Release()
+		}
+	}()
+	if isDocuments(decoded) {
+		tbl, parts, err = b.documentParts(ctx, tbl, decoded)
+	} else {
+		tbl, parts, err = b.tableParts(ctx, tbl, decoded)
 	}
-	if tbl == nil {
-		props := iceberg.Properties{table.PropertyFormatVersion: "2"}
-		if b.opt.WriteMode != "" {
-			for k, v := range WriteModeProperties(b.opt.WriteMode) {
-				props[k] = v
-			}
-		}
-		for k, v := range b.opt.TableProperties {
-			props[k] = v
-		}
-		tbl, err = createTable(ctx, b.cat, b.ident, union, b.key, props)
-		if err != nil {
-			return nil, cp, err
-		}
-		b.st.Created = true
-		// Another writer may have created it and committed already.
-		if tbl.CurrentSnapshot() != nil {
-			return nil, cp, &replanError{errors.New("the table was created and written by a concurrent writer")}
-		}
-	}
-	tbl, err = evolveTable(ctx, tbl, union)
 	if err != nil {
 		return nil, cp, err
 	}
@@ -387,20 +373,6 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 		if _, ok := tbl.Schema().FindFieldByNameCaseInsensitive(DefaultTimestampColumn); ok {
 			tsCol = DefaultTimestampColumn
 		}
-	}
-	parts := make([]dedupe.Part, 0, len(decoded))
-	defer func() {
-		for _, p := range parts {
-			p.Record.Release()
-		}
-	}()
-	for _, d := range decoded {
-		rec, err := reader.Conform(d.Record, target, b.opt.Mem)
-		if err != nil {
-			return nil, cp, &reader.FileError{Path: d.File.Path, Row: -1, Msg: "cannot convert to the table schema", Err: err}
-		}
-		parts = append(parts, dedupe.Part{Path: d.File.Path, Load: d.File.Kind == reader.Load, Record: rec, Ops: d.Ops})
-		d.Release()
 	}
 	t0 = b.st.phase("schema", t0)
 	res, err := dedupe.Latest(ctx, parts, dedupe.Options{Key: b.key, TimestampColumn: tsCol}, b.opt.Mem)
@@ -497,6 +469,74 @@ func (b *batchRun) csvSchema(tbl *table.Table) (*arrow.Schema, error) {
 		fields[i] = arrow.Field{Name: f.Name, Type: f.Type, Nullable: true}
 	}
 	return arrow.NewSchema(fields, nil), nil
+}
+
+// tableParts evolves (or creates) the table for the batch's columns and
+// conforms every decoded file to the table's schema.
+func (b *batchRun) tableParts(ctx context.Context, tbl *table.Table, decoded []*reader.Decoded) (*table.Table, []dedupe.Part, error) {
+	union, err := unionSchema(b.name, decoded)
+	if err != nil {
+		return nil, nil, err
+	}
+	fields := make([]arrow.Field, len(union))
+	for i, u := range union {
+		fields[i] = u.field
+	}
+	if tbl, err = b.ensureTable(ctx, tbl, arrow.NewSchema(fields, nil)); err != nil {
+		return nil, nil, err
+	}
+	tbl, err = evolveTable(ctx, tbl, union)
+	if err != nil {
+		return nil, nil, err
+	}
+	target, err := table.SchemaToArrowSchema(tbl.Schema(), nil, true, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	parts := make([]dedupe.Part, 0, len(decoded))
+	for _, d := range decoded {
+		rec, err := reader.Conform(d.Record, target, b.opt.Mem)
+		if err != nil {
+			releaseParts(parts)
+			return nil, nil, &reader.FileError{Path: d.File.Path, Row: -1, Msg: "cannot convert to the table schema", Err: err}
+		}
+		parts = append(parts, dedupe.Part{Path: d.File.Path, Load: d.File.Kind == reader.Load, Record: rec, Ops: d.Ops})
+		d.Release()
+	}
+	return tbl, parts, nil
+}
+
+func releaseParts(parts []dedupe.Part) {
+	for _, p := range parts {
+		p.Record.Release()
+	}
+}
+
+// ensureTable creates the table from sc when it does not exist yet, with
+// the key columns required and set as identifier fields.
+func (b *batchRun) ensureTable(ctx context.Context, tbl *table.Table, sc *arrow.Schema) (*table.Table, error) {
+	if tbl != nil {
+		return tbl, nil
+	}
+	props := iceberg.Properties{table.PropertyFormatVersion: "2"}
+	if b.opt.WriteMode != "" {
+		for k, v := range WriteModeProperties(b.opt.WriteMode) {
+			props[k] = v
+		}
+	}
+	for k, v := range b.opt.TableProperties {
+		props[k] = v
+	}
+	tbl, err := createTable(ctx, b.cat, b.ident, sc, b.key, props)
+	if err != nil {
+		return nil, err
+	}
+	b.st.Created = true
+	// Another writer may have created it and committed already.
+	if tbl.CurrentSnapshot() != nil {
+		return nil, &replanError{errors.New("the table was created and written by a concurrent writer")}
+	}
+	return tbl, nil
 }
 
 // counts splits the winners into inserted, updated and deleted rows.

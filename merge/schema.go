@@ -120,14 +120,11 @@ func promotes(from, to iceberg.Type) bool {
 	return false
 }
 
-// createTable creates the table from the union of the batch's columns, with
-// the key columns required and set as identifier fields.
-func createTable(ctx context.Context, cat icecat.Catalog, ident table.Identifier, union []unionField, key []string, props iceberg.Properties) (*table.Table, error) {
-	fields := make([]arrow.Field, len(union))
-	for i, u := range union {
-		fields[i] = u.field
-	}
-	sc, err := table.ArrowSchemaToIcebergWithFreshIDs(arrow.NewSchema(fields, nil), true)
+// createTable creates the table from an Arrow schema (nested types allowed;
+// fresh field IDs), with the key columns required and set as identifier
+// fields.
+func createTable(ctx context.Context, cat icecat.Catalog, ident table.Identifier, arrowSc *arrow.Schema, key []string, props iceberg.Properties) (*table.Table, error) {
+	sc, err := table.ArrowSchemaToIcebergWithFreshIDs(arrowSc, true)
 	if err != nil {
 		return nil, fmt.Errorf("table %s: deriving the Iceberg schema: %w", strings.Join(ident, "."), err)
 	}
@@ -143,19 +140,15 @@ func createTable(ctx context.Context, cat icecat.Catalog, ident table.Identifier
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("table %s: key column %q is in no file of the table; columns are %s", strings.Join(ident, "."), k, fieldNames(union))
+			names := make([]string, len(nf))
+			for i, f := range nf {
+				names[i] = f.Name
+			}
+			return nil, fmt.Errorf("table %s: key column %q is in no file of the table; columns are %s", strings.Join(ident, "."), k, strings.Join(names, ", "))
 		}
 	}
 	sc = iceberg.NewSchemaWithIdentifiers(0, ids, nf...)
 	return catalog.CreateTable(ctx, cat, ident, sc, props)
-}
-
-func fieldNames(u []unionField) string {
-	n := make([]string, len(u))
-	for i, f := range u {
-		n[i] = f.field.Name
-	}
-	return strings.Join(n, ", ")
 }
 
 // evolveTable adds the batch's new columns (nullable) and widens column

@@ -1347,6 +1347,24 @@ func ReadDocumentFile(ctx context.Context, src Source, f File, opt DocReadOption
 		return nil, err
 	}
 	defer d.Release()
+	return DocumentsOf(ctx, d, opt)
+}
+
+// IsDocumentFile reports whether a decoded file is DMS document-mode output
+// of a DocumentDB/MongoDB collection: it has a _doc column.
+func IsDocumentFile(d *Decoded) bool {
+	for _, fl := range d.Record.Schema().Fields() {
+		if fl.Name == DocColumn {
+			return true
+		}
+	}
+	return false
+}
+
+// DocumentsOf is ReadDocumentFile over a file already decoded by ReadFile.
+// The batch does not keep d's record.
+func DocumentsOf(ctx context.Context, d *Decoded, opt DocReadOptions) (*DocBatch, error) {
+	f := d.File
 	rec := d.Record
 	n := int(rec.NumRows())
 	out := &DocBatch{File: f, Ops: d.Ops, Docs: make([]*Doc, n), IDs: make([]string, n)}

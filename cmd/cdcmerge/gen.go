@@ -53,7 +53,7 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var cfg gen.Config
 	out, tables := genFlags(fs, &cfg)
 	endpoint := fs.String("s3-endpoint", "", "S3-compatible endpoint when --out is s3:// (default AWS_ENDPOINT_URL_S3)")
-	format := fs.String("format", "parquet", "parquet or csv (DMS DataFormat)")
+	format := fs.String("format", "parquet", "parquet, csv (DMS DataFormat=csv) or docdb (DocumentDB document mode, collection from --tables, default appdb.users)")
 	var csvOpt gen.CSVOptions
 	delim := fs.String("csv-delimiter", "", "CSV field delimiter (default ,)")
 	fs.StringVar(&csvOpt.NullValue, "csv-null-value", "", "CSV null marker (default: empty field)")
@@ -102,8 +102,19 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 				}
 			}
 		}
+	case "docdb":
+		coll := "appdb.users"
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "tables" && len(cfg.Tables) > 0 {
+				coll = cfg.Tables[0]
+			}
+		})
+		if _, err = gen.GenerateDocDB(ctx, sink, gen.DocDBConfig{Collection: coll, Docs: max(cfg.Rows, 1), Changes: max(cfg.Changes, 1), CDCFiles: cfg.CDCFiles, Seed: cfg.Seed}); err == nil {
+			fmt.Fprintf(stdout, "%s: DocumentDB document-mode output (%d documents, %d changes) in %s; key _id\n", coll, max(cfg.Rows, 1), max(cfg.Changes, 1), *out)
+			return nil
+		}
 	default:
-		return usagef("gen --format must be parquet or csv, got %q", *format)
+		return usagef("gen --format must be parquet, csv or docdb, got %q", *format)
 	}
 	if err != nil {
 		return err
