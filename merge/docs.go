@@ -14,18 +14,33 @@ import (
 	"github.com/cdcmerge/cdcmerge/reader"
 )
 
-// isDocuments reports whether a batch is DocumentDB/MongoDB document-mode
-// output (every file has a _doc column).
+// isDocuments reports whether a batch is DocumentDB/MongoDB output: in
+// document mode (every file has a _doc column) or in table mode
+// (NestingLevel=one: an oid__id column, or flattened "a.b" columns).
 func isDocuments(decoded []*reader.Decoded) bool {
 	if len(decoded) == 0 {
 		return false
 	}
 	for _, d := range decoded {
-		if !reader.IsDocumentFile(d) {
+		if docMode(d) == reader.DocModeAuto {
 			return false
 		}
 	}
 	return true
+}
+
+// docMode is the DocumentDB output mode of a file, or DocModeAuto when the
+// file is not DocumentDB output.
+func docMode(d *reader.Decoded) reader.DocMode {
+	if reader.IsDocumentFile(d) {
+		return reader.DocModeDocument
+	}
+	for _, f := range d.Record.Schema().Fields() {
+		if f.Name == "oid__id" || f.Name == "oid_id" {
+			return reader.DocModeTable
+		}
+	}
+	return reader.DocModeAuto
 }
 
 // documentParts turns document-mode files into parts in the table's
@@ -38,7 +53,7 @@ func isDocuments(decoded []*reader.Decoded) bool {
 func (b *batchRun) documentParts(ctx context.Context, tbl *table.Table, decoded []*reader.Decoded) (*table.Table, []dedupe.Part, error) {
 	batches := make([]*reader.DocBatch, len(decoded))
 	for i, d := range decoded {
-		db, err := reader.DocumentsOf(ctx, d, reader.DocReadOptions{Mode: reader.DocModeDocument, TimestampColumn: b.opt.TimestampColumn})
+		db, err := reader.DocumentsOf(ctx, d, reader.DocReadOptions{Mode: docMode(d), TimestampColumn: b.opt.TimestampColumn})
 		if err != nil {
 			return nil, nil, fmt.Errorf("table %s: %w", b.name, err)
 		}

@@ -2,10 +2,13 @@ package merge_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/cdcmerge/cdcmerge/gen"
 	"github.com/cdcmerge/cdcmerge/internal/testutil"
@@ -99,5 +102,66 @@ func TestDocumentDB(t *testing.T) {
 				t.Fatal("no string field checked")
 			}
 		})
+	}
+}
+
+// TestDocumentDBTableMode merges NestingLevel=one output (oid__id, dotted
+// columns, arrays as JSON text) into nested columns.
+func TestDocumentDBTableMode(t *testing.T) {
+	ctx := context.Background()
+	src := reader.DirSource{Root: t.TempDir()}
+	dir := filepath.Join(src.Root, "appdb", "people")
+	sc := arrow.NewSchema([]arrow.Field{
+		{Name: "commit_ts", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "oid__id", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "name", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "profile.age", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "profile.city", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "array__tags", Type: arrow.BinaryTypes.String, Nullable: true},
+	}, nil)
+	write := func(name string, s *arrow.Schema, rows [][]any) {
+		t.Helper()
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := gen.WriteParquet(f, s, rows); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts := "2026-05-10 10:00:00.000000"
+	write("LOAD00000001.parquet", sc, [][]any{
+		{ts, "6a0000000000000000000001", "ann", int64(30), "Lyon", `["a","b"]`},
+		{ts, "6a0000000000000000000002", "bob", int64(40), "Oslo", `[]`},
+	})
+	write("20260510-100001000.parquet", gen.CDCSchema(sc), [][]any{
+		{"U", ts, "6a0000000000000000000001", "ann", int64(31), "Nice", `["c"]`},
+		{"D", ts, "6a0000000000000000000002", nil, nil, nil, nil},
+	})
+	cat := openCatalog(t, filepath.Join(t.TempDir(), "wh"))
+	ident := []string{"appdb", "people"}
+	if _, err := merge.Table(ctx, cat, src, tableFiles(t, src, "appdb.people"), ident, merge.Options{Key: []string{"_id"}}); err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := cat.LoadTable(ctx, ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof, ok := tbl.Schema().FindFieldByName("profile")
+	if !ok || !strings.HasPrefix(prof.Type.String(), "struct") {
+		t.Fatalf("profile is not a nested column: %s", tbl.Schema())
+	}
+	if f, ok := tbl.Schema().FindFieldByName("tags"); !ok || !strings.HasPrefix(f.Type.String(), "list") {
+		t.Fatalf("tags is not a list column: %s", tbl.Schema())
+	}
+	rows, err := testutil.ReadTable(ctx, tbl, []string{"_id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows["s:6a0000000000000000000001"]["name"] != "s:ann" {
+		t.Fatalf("rows: %v", rows)
 	}
 }

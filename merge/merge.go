@@ -340,9 +340,13 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 	if err := fault.Point(fault.AfterRead); err != nil {
 		return nil, cp, err
 	}
+	documents := isDocuments(decoded) // their _id is checked when the documents are read
 	for _, d := range decoded {
 		b.st.Rows += d.Record.NumRows()
 		for _, k := range b.key {
+			if documents {
+				break
+			}
 			if !hasColumn(d.Record.Schema().Fields(), k) {
 				return nil, cp, fmt.Errorf("table %s: %w", b.name, &reader.FileError{Path: d.File.Path, Row: -1, Column: k, Msg: "the key column is missing",
 					Hint: "DMS writes every column into every file: check that the file belongs to this table and that --key is right"})
@@ -356,7 +360,7 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 			p.Record.Release()
 		}
 	}()
-	if isDocuments(decoded) {
+	if documents {
 		tbl, parts, err = b.documentParts(ctx, tbl, decoded)
 	} else {
 		tbl, parts, err = b.tableParts(ctx, tbl, decoded)
