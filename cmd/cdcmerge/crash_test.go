@@ -155,6 +155,22 @@ func TestCrash(t *testing.T) {
 			if l := lineOf(out, "shop.orders: "); !strings.Contains(l, "up to date") {
 				t.Errorf("second rerun: %q, want up to date", l)
 			}
+			// A kill after writing files leaves orphans: status lists them,
+			// clean-orphans removes them, the rows stay.
+			if tc.point == fault.AfterDataFiles || tc.point == fault.AfterDeleteFiles {
+				out = mustCLI(t, "status", "--source", src, "--warehouse", wh, "--orphans", "--log-level", "warn")
+				if !strings.Contains(lineOf(out, "shop.orders: "), "orphan files") {
+					t.Errorf("status --orphans after a kill at %s: %q", tc.point, out)
+				}
+				mustCLI(t, "clean-orphans", "--warehouse", wh, "--older-than", "0s")
+				out = mustCLI(t, "status", "--source", src, "--warehouse", wh, "--orphans", "--log-level", "warn")
+				if strings.Contains(out, "orphan files") {
+					t.Errorf("orphans left after clean-orphans: %q", out)
+				}
+				if d := testutil.Diff(want, rowsOf(t, wh, "shop.orders", ordersKey), 10); d != "" {
+					t.Fatalf("clean-orphans changed the table:\n%s", d)
+				}
+			}
 		})
 	}
 }

@@ -265,8 +265,8 @@ type session struct {
 	jobs []tableJob
 }
 
-func openSession(ctx context.Context, name string, args []string, stdout, stderr io.Writer) (*session, error) {
-	cfg, err := parseCommon(name, args, stderr)
+func openSession(ctx context.Context, name string, args []string, stdout, stderr io.Writer, extra ...func(*flag.FlagSet)) (*session, error) {
+	cfg, err := parseCommon(name, args, stderr, extra...)
 	if err != nil {
 		return nil, err
 	}
@@ -435,7 +435,10 @@ func progressBar(w io.Writer) func(merge.Progress) {
 }
 
 func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	ss, err := openSession(ctx, "status", args, stdout, stderr)
+	var orphans bool
+	ss, err := openSession(ctx, "status", args, stdout, stderr, func(fs *flag.FlagSet) {
+		fs.BoolVar(&orphans, "orphans", false, "also list files under each table's location that no snapshot references (lists the whole location)")
+	})
 	if err != nil {
 		return err
 	}
@@ -451,6 +454,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		Problem        string             `json:"problem,omitempty"`
 		SnapshotID     int64              `json:"snapshot_id,omitempty"`
 		IdentifierCols []string           `json:"key,omitempty"`
+		OrphanFiles    []string           `json:"orphan_files,omitempty"`
 	}
 	var out []status
 	now := time.Now()
@@ -491,6 +495,11 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			s.Problem = err.Error()
 		}
+		if orphans && tbl != nil {
+			if s.OrphanFiles, err = merge.CleanOrphans(ctx, tbl, 0, true); err != nil {
+				s.Problem = err.Error()
+			}
+		}
 		s.PendingFiles = len(pending)
 		for _, f := range pending {
 			s.PendingBytes += f.Size
@@ -520,6 +529,9 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		line += fmt.Sprintf("%d files pending (%d bytes)", s.PendingFiles, s.PendingBytes)
 		if s.OldestPending != "" {
 			line += fmt.Sprintf(", oldest pending change %s old (%s)", time.Duration(s.OldestAgeSecs*float64(time.Second)), s.OldestPending)
+		}
+		if len(s.OrphanFiles) > 0 {
+			line += fmt.Sprintf(", %d orphan files (not in the table; remove them with cdcmerge clean-orphans)", len(s.OrphanFiles))
 		}
 		if s.Problem != "" {
 			line += ", PROBLEM: " + s.Problem
