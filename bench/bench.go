@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -58,7 +60,26 @@ type Options struct {
 	Repeat     int    // rounds of all contenders; each row reports the median (default 1)
 	Seed       int64  // generator seed (default 1)
 	Prices     Prices // zero value: DefaultPrices
-	Log        io.Writer
+	// SmallRuns is the number of runs of the small batches scenario (one
+	// CDC file of SmallBatchChanges changes each, both write modes); 0
+	// means $CDCMERGE_BENCH_SMALL_RUNS or else DefaultSmallRuns, negative
+	// skips the scenario and the read after merge.
+	SmallRuns int
+	// CompactEvery: merge-on-read runs `cdcmerge compact` after every
+	// CompactEvery small batches; 0 means $CDCMERGE_BENCH_COMPACT_EVERY or
+	// else DefaultCompactEvery, negative never (between runs).
+	CompactEvery int
+	// NoChart skips <size>.png.
+	NoChart bool
+	Log     io.Writer
+}
+
+// envInt returns the integer in environment variable name, or def.
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(strings.TrimSpace(os.Getenv(name))); err == nil {
+		return v
+	}
+	return def
 }
 
 // Run generates the dataset of opt.Size (or reuses it), runs the
@@ -84,6 +105,12 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	}
 	if opt.Prices == (Prices{}) {
 		opt.Prices = DefaultPrices
+	}
+	if opt.SmallRuns == 0 {
+		opt.SmallRuns = envInt("CDCMERGE_BENCH_SMALL_RUNS", DefaultSmallRuns)
+	}
+	if opt.CompactEvery == 0 {
+		opt.CompactEvery = envInt("CDCMERGE_BENCH_COMPACT_EVERY", DefaultCompactEvery)
 	}
 	logf := func(format string, a ...any) {
 		if opt.Log != nil {
@@ -161,12 +188,37 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	rep.CorrectnessMOR = &mor
 	logf("merge-on-read correctness vs %s: match=%v %s", mor.Reference, mor.Match, mor.Detail)
 
+	// Small batches, then the read after merge (once, not per round).
+	if opt.SmallRuns > 0 {
+		sb, err := prepareSmallBatches(ctx, work, ds, opt.SmallRuns, logf)
+		if err != nil {
+			return nil, err
+		}
+		for _, mode := range []string{"", "merge-on-read"} {
+			logf("small batches: %d runs of %d changes, %s", opt.SmallRuns, SmallBatchChanges, cmp.Or(mode, "copy-on-write"))
+			s, rows, err := runSmallBatches(ctx, opt.Binary, work, ds, sb, max(opt.CompactEvery, 0), mode, logf)
+			if err != nil {
+				return nil, err
+			}
+			rep.SmallBatches = append(rep.SmallBatches, s)
+			rep.Results = append(rep.Results, rows...)
+			logf("%s: small batches p50 %.3f s, p95 %.3f s, max %.3f s %s", s.Contender, s.P50, s.P95, s.Max, s.Error)
+		}
+	}
+
 	rep.finish()
 	if opt.ResultsDir != "" {
 		if err := rep.Write(opt.ResultsDir); err != nil {
 			return rep, err
 		}
 		logf("wrote %s and %s", filepath.Join(opt.ResultsDir, size.Name+".json"), filepath.Join(opt.ResultsDir, size.Name+".md"))
+		if !opt.NoChart {
+			png := filepath.Join(opt.ResultsDir, size.Name+".png")
+			if err := rep.WriteChart(png); err != nil {
+				return rep, err
+			}
+			logf("wrote %s", png)
+		}
 	}
 	return rep, nil
 }

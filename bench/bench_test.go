@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,6 +35,7 @@ func TestHarnessXS(t *testing.T) {
 	rep, err := Run(ctx, Options{
 		Size: "XS", Dir: filepath.Join(tmp, "work"), ResultsDir: results,
 		Binary: bin, NoPeer: true, Log: &log,
+		SmallRuns: 3, CompactEvery: 2,
 	})
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, log.String())
@@ -57,6 +60,12 @@ func TestHarnessXS(t *testing.T) {
 		"cdcmerge merge-on-read/initial load": false, "cdcmerge merge-on-read/incremental merge": false,
 		"floor/rewrite LOAD files": false, "floor/rewrite CDC files": false, "floor/total": false,
 	}
+	for _, c := range []string{"cdcmerge", "cdcmerge merge-on-read"} {
+		for _, p := range []string{"small batch p50", "small batch p95", "small batch max", "read before compact", "compact before read", "read after compact"} {
+			want[c+"/"+p] = false
+		}
+	}
+	want["cdcmerge merge-on-read/small batch compact (every 2)"] = false
 	for _, r := range rep.Results {
 		if r.Error != "" {
 			t.Errorf("%s %s failed: %s", r.Contender, r.Phase, r.Error)
@@ -77,6 +86,45 @@ func TestHarnessXS(t *testing.T) {
 			t.Errorf("no result row %s", k)
 		}
 	}
+	// Small batches: 3 runs per mode, one compaction between them for
+	// merge-on-read, and both tables read the same rows before and after
+	// the final compaction.
+	if n := len(rep.SmallBatches); n != 2 {
+		t.Fatalf("%d small batch series, want 2", n)
+	}
+	var scanned []int64
+	for _, s := range rep.SmallBatches {
+		if s.Error != "" || len(s.Seconds) != 3 || len(s.EngineSeconds) != 3 || s.P50 <= 0 || s.P95 < s.P50 || s.Max < s.P95 {
+			t.Errorf("small batches %s: %+v", s.Mode, s)
+		}
+		if want := map[string]int{"copy-on-write": 0, "merge-on-read": 1}[s.Mode]; len(s.Compactions) != want {
+			t.Errorf("small batches %s: %d compactions, want %d", s.Mode, len(s.Compactions), want)
+		}
+		if s.ScanBefore == nil || s.ScanAfter == nil || s.ScanBefore.Rows <= 0 || s.ScanBefore.Rows != s.ScanAfter.Rows {
+			t.Fatalf("small batches %s: scans %+v, %+v", s.Mode, s.ScanBefore, s.ScanAfter)
+		}
+		scanned = append(scanned, s.ScanBefore.Rows)
+	}
+	if scanned[0] != scanned[1] {
+		t.Errorf("copy-on-write table has %d rows after the small batches, merge-on-read %d", scanned[0], scanned[1])
+	}
+
+	// The chart.
+	pngBytes, err := os.ReadFile(filepath.Join(results, "XS.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := png.DecodeConfig(bytes.NewReader(pngBytes))
+	if err != nil {
+		t.Fatalf("XS.png: %v", err)
+	}
+	if _, err := png.Decode(bytes.NewReader(pngBytes)); err != nil {
+		t.Fatalf("XS.png: %v", err)
+	}
+	if len(pngBytes) < 4096 || cfg.Width < 400 || cfg.Height < 300 {
+		t.Errorf("XS.png is trivial: %d bytes, %dx%d", len(pngBytes), cfg.Width, cfg.Height)
+	}
+
 	// The engine's own stats: the incremental run applied the CDC files.
 	var last struct {
 		Files int `json:"files"`
@@ -104,7 +152,7 @@ func TestHarnessXS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"| contender | phase | seconds |", "| cdcmerge | incremental merge |", "| floor | total |", "MATCH", "unavailable", "$0.44/DPU-h"} {
+	for _, s := range []string{"| contender | phase | seconds |", "| cdcmerge | incremental merge |", "| floor | total |", "MATCH", "unavailable", "$0.44/DPU-h", "| cdcmerge merge-on-read | small batch p95 |", "Small batches and read after merge"} {
 		if !strings.Contains(string(md), s) {
 			t.Errorf("markdown lacks %q:\n%s", s, md)
 		}

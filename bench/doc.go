@@ -17,13 +17,22 @@
 //     dedupe, MERGE INTO, COPY TO Parquet (zstd). If it cannot be built, it
 //     is reported as unavailable with the reason and the rest still runs.
 //
+// After the rounds, once: the small batches scenario (per write mode, a
+// table of its own loaded from the LOAD files, then Options.SmallRuns
+// `cdcmerge run` processes, each after one more generated CDC file of
+// SmallBatchChanges changes; merge-on-read compacted every
+// Options.CompactEvery runs) reported as p50/p95/max wall time, and the
+// read after merge: a full iceberg-go scan of each table before and after
+// a `cdcmerge compact`.
+//
 // Every run checks correctness: the Iceberg table cdcmerge left after the
 // incremental merge must equal, row for row and column for column, the
 // DuckDB output (or, without DuckDB, a naive in-memory replay of the
 // generated change stream). Rows are compared by order_id through a
 // fingerprint of all their cells, so the check stays within memory at L.
 //
-// Results are written as <results>/<size>.json and <results>/<size>.md:
+// Results are written as <results>/<size>.json, <results>/<size>.md and
+// <results>/<size>.png (a bar chart drawn with the standard library):
 // the machine, the inputs, one row per contender and phase with seconds,
 // peak RSS, the ratio to DuckDB's whole job, and the wall time priced as an
 // ECS Fargate task and as a Glue job (prices are inputs, stated in the

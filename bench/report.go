@@ -26,6 +26,9 @@ type Report struct {
 	// CorrectnessMOR is the same check of the merge-on-read table.
 	CorrectnessMOR *Correctness  `json:"correctness_merge_on_read,omitempty"`
 	CdcmergeRuns   []CdcmergeRun `json:"cdcmerge_runs"`
+	// SmallBatches are the small batches scenario and the read after merge,
+	// per write mode (run once, not per round).
+	SmallBatches []SmallBatchSeries `json:"small_batches,omitempty"`
 	// RatioBase names what the ratio column divides by.
 	RatioBase string `json:"ratio_base"`
 }
@@ -226,6 +229,29 @@ func (r *Report) Markdown() string {
 		"cdcmerge and DuckDB RSS: the child process's maxrss; floor RSS: this process's VmHWM (includes the harness).\n",
 		r.RatioBase, p.FargateVCPU, p.FargateVCPUHour, p.FargateGB, p.FargateGBHour, p.FargateMinSeconds,
 		p.GlueDPU, p.GlueDPUHour, p.GlueMinSeconds)
+	if len(r.SmallBatches) > 0 {
+		b.WriteString("\nSmall batches and read after merge (run once, after the rounds; the `small batch`, `compact` and `read` rows): ")
+		b.WriteString("a table of its own per write mode, loaded from the LOAD files, then one `cdcmerge run` process per new CDC file " +
+			"(wall time including process start; peak RSS the largest of the runs); the read rows are a full scan through iceberg-go " +
+			"(catalog open, LoadTable, Scan().ToArrowRecords, rows counted) in the harness process, before and after a `cdcmerge compact`.\n\n")
+		for _, s := range r.SmallBatches {
+			fmt.Fprintf(&b, "- %s: %d runs of %d changes: p50 %.3f s, p95 %.3f s, max %.3f s; median of the first %d runs %.3f s, of the last %d %.3f s",
+				s.Contender, len(s.Seconds), s.BatchChanges, s.P50, s.P95, s.Max, max(len(s.Seconds)/10, 1), s.FirstTenth, max(len(s.Seconds)/10, 1), s.LastTenth)
+			if len(s.Compactions) > 0 {
+				fmt.Fprintf(&b, "; compacted every %d runs (%d times)", s.CompactEvery, len(s.Compactions))
+			}
+			if sc := s.ScanBefore; sc != nil {
+				fmt.Fprintf(&b, "; scan before compaction %.3f s (%d rows, %s data + %s delete files)", sc.Seconds, sc.Rows, orDash(sc.DataFiles), orDash(sc.DeleteFiles))
+			}
+			if sc := s.ScanAfter; sc != nil {
+				fmt.Fprintf(&b, ", after %.3f s (%s data + %s delete files)", sc.Seconds, orDash(sc.DataFiles), orDash(sc.DeleteFiles))
+			}
+			if s.Error != "" {
+				fmt.Fprintf(&b, "; FAILED: %s", oneLine(tail(s.Error, 300)))
+			}
+			b.WriteString(".\n")
+		}
+	}
 	return b.String()
 }
 

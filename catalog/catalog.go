@@ -18,7 +18,8 @@ import (
 	sqlcat "github.com/apache/iceberg-go/catalog/sql"
 	_ "github.com/apache/iceberg-go/io/gocloud/s3" // s3:// warehouses
 	"github.com/apache/iceberg-go/table"
-	_ "modernc.org/sqlite" // pure-Go SQLite driver for the embedded catalog
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver for a shared SQL catalog
+	_ "modernc.org/sqlite"             // pure-Go SQLite driver for the embedded catalog
 
 	"github.com/cdcmerge/cdcmerge/reader"
 )

@@ -133,11 +133,27 @@ func restAWSConfig(ctx context.Context, cfg Config) (aws.Config, error) {
 	return s3util.Config(ctx, s3util.Options{Region: cfg.S3Region})
 }
 
-// redactURI hides a password in a URI's user information.
+// redactURI hides a password in a URI's user information and the values
+// of query parameters that carry secrets (password, token, secret,
+// credential, key), for messages.
 func redactURI(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
 		return "<unparseable URI>"
+	}
+	q := u.Query()
+	changed := false
+	for k := range q {
+		l := strings.ToLower(k)
+		for _, w := range []string{"password", "token", "secret", "credential", "key"} {
+			if strings.Contains(l, w) {
+				q.Set(k, "xxxxx")
+				changed = true
+			}
+		}
+	}
+	if changed {
+		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
 	icecat "github.com/apache/iceberg-go/catalog"
@@ -312,7 +313,7 @@ type batchRun struct {
 }
 
 // apply runs one batch to its commit.
-func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkpoint, files []reader.File, horizon time.Time) (*table.Table, reader.Checkpoint, error) {
+func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkpoint, files []reader.File, horizon reader.Horizon) (*table.Table, reader.Checkpoint, error) {
 	if tbl != nil {
 		// The plan assumes the table is at cp. After a commit whose reply was
 		// lost, a concurrent writer may have moved it on: start over then,
@@ -351,6 +352,13 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 				return nil, cp, fmt.Errorf("table %s: %w", b.name, &reader.FileError{Path: d.File.Path, Row: -1, Column: k, Msg: "the key column is missing",
 					Hint: "DMS writes every column into every file: check that the file belongs to this table and that --key is right"})
 			}
+		}
+	}
+	if !documents {
+		// Every row is checked before anything is committed, the schema
+		// change included: a bad row must leave the table as it was.
+		if err := validateRows(decoded, b.key, b.opt.TimestampColumn); err != nil {
+			return nil, cp, fmt.Errorf("table %s: %w", b.name, err)
 		}
 	}
 	t0 = b.st.phase("read", t0)
@@ -473,6 +481,100 @@ func (b *batchRun) csvSchema(tbl *table.Table) (*arrow.Schema, error) {
 		fields[i] = arrow.Field{Name: f.Name, Type: f.Type, Nullable: true}
 	}
 	return arrow.NewSchema(fields, nil), nil
+}
+
+// validateRows checks what dedupe relies on in every row of the batch:
+// key columns that are neither null nor empty, and in CDC files a DMS
+// timestamp that is set and has the DMS form (changes are ordered by it,
+// so a value that does not sort like a time would make the result depend
+// on how files are batched).
+func validateRows(decoded []*reader.Decoded, key []string, tsCol string) error {
+	if tsCol == "" {
+		tsCol = DefaultTimestampColumn
+	}
+	for _, d := range decoded {
+		sc := d.Record.Schema()
+		for _, k := range key {
+			i := columnIndex(sc, k)
+			if i < 0 {
+				continue
+			}
+			col := d.Record.Column(i)
+			str, isStr := col.(*array.String)
+			for r := 0; r < col.Len(); r++ {
+				if col.IsNull(r) {
+					return &reader.FileError{Path: d.File.Path, Row: int64(r), Column: sc.Field(i).Name, Msg: "key column is null",
+						Hint: "every row must carry its key; check that --key names the table's primary key"}
+				}
+				if isStr && str.Value(r) == "" {
+					return &reader.FileError{Path: d.File.Path, Row: int64(r), Column: sc.Field(i).Name, Msg: "key is an empty string",
+						Hint: "an empty key cannot identify a row; check the source table and --key"}
+				}
+			}
+		}
+		if d.File.Kind != reader.CDC {
+			continue
+		}
+		i := columnIndex(sc, tsCol)
+		if i < 0 {
+			continue
+		}
+		col := d.Record.Column(i)
+		str, isStr := col.(*array.String)
+		for r := 0; r < col.Len(); r++ {
+			if col.IsNull(r) {
+				return &reader.FileError{Path: d.File.Path, Row: int64(r), Column: sc.Field(i).Name, Msg: "the DMS timestamp is null",
+					Hint: "changes are ordered by it; fix the file, or name the right column with --timestamp-column"}
+			}
+			if isStr && !dmsTimestamp(str.Value(r)) {
+				return &reader.FileError{Path: d.File.Path, Row: int64(r), Column: sc.Field(i).Name,
+					Msg:  fmt.Sprintf("the DMS timestamp %q is not of the form yyyy-MM-dd HH:mm:ss[.ffffff]", str.Value(r)),
+					Hint: "changes are ordered by it; fix the file, or name the right column with --timestamp-column"}
+			}
+		}
+	}
+	return nil
+}
+
+// dmsTimestamp reports whether s looks like DMS's TimestampColumnName
+// value, yyyy-MM-dd HH:mm:ss with an optional fraction, which sorts as a
+// string exactly as it sorts as a time.
+func dmsTimestamp(s string) bool {
+	if len(s) < 19 || (len(s) > 19 && (s[19] != '.' || len(s) > 29)) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 4, 7:
+			if c != '-' {
+				return false
+			}
+		case 10:
+			if c != ' ' {
+				return false
+			}
+		case 13, 16:
+			if c != ':' {
+				return false
+			}
+		case 19:
+		default:
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func columnIndex(sc *arrow.Schema, name string) int {
+	for i, f := range sc.Fields() {
+		if strings.EqualFold(f.Name, name) {
+			return i
+		}
+	}
+	return -1
 }
 
 // tableParts evolves (or creates) the table for the batch's columns and

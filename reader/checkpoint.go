@@ -3,6 +3,7 @@ package reader
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -22,9 +23,32 @@ type Checkpoint struct {
 	CDCLast  string `json:"cdc_last,omitempty"`
 	CDCFiles int64  `json:"cdc_files,omitempty"`
 	// Horizon is the newest modification time among the table's files when
-	// the batch that wrote this checkpoint was planned. A file named at or
-	// before the checkpoint but modified after the horizon arrived late.
-	Horizon time.Time `json:"horizon"`
+	// the batch that wrote this checkpoint was planned, and HorizonFiles
+	// the names of the files listed then with exactly that time. A file
+	// named at or before the checkpoint arrived late if it was modified
+	// after the horizon, or at the horizon without being one of those
+	// (S3 times have whole seconds, so ties are common).
+	Horizon      time.Time `json:"horizon"`
+	HorizonFiles []string  `json:"horizon_files,omitempty"`
+}
+
+// Horizon is what a listing saw: the newest modification time, and the
+// names of the files that have it.
+type Horizon struct {
+	Time  time.Time
+	Names []string
+}
+
+// late reports whether a file named at or before the checkpoint was not
+// in the listing that planned it.
+func (c Checkpoint) late(f File) bool {
+	if f.ModTime.After(c.Horizon) {
+		return true
+	}
+	if f.ModTime.Equal(c.Horizon) && len(c.HorizonFiles) > 0 {
+		return !slices.Contains(c.HorizonFiles, f.Name)
+	}
+	return false
 }
 
 // IsZero reports whether nothing has been applied.
@@ -61,8 +85,8 @@ func DecodeCheckpoint(s string) (Checkpoint, error) {
 }
 
 // After records that files (all of one table, in stream order) were
-// applied, seen with the given horizon.
-func (c Checkpoint) After(files []File, horizon time.Time) Checkpoint {
+// applied, planned from a listing that saw horizon.
+func (c Checkpoint) After(files []File, horizon Horizon) Checkpoint {
 	for _, f := range files {
 		if f.Kind == Load {
 			c.LoadLast, c.LoadNumber = f.Name, f.Number
@@ -72,8 +96,15 @@ func (c Checkpoint) After(files []File, horizon time.Time) Checkpoint {
 			c.CDCFiles++
 		}
 	}
-	if horizon.After(c.Horizon) {
-		c.Horizon = horizon
+	switch {
+	case horizon.Time.After(c.Horizon):
+		c.Horizon, c.HorizonFiles = horizon.Time, slices.Clone(horizon.Names)
+	case horizon.Time.Equal(c.Horizon):
+		for _, n := range horizon.Names {
+			if !slices.Contains(c.HorizonFiles, n) {
+				c.HorizonFiles = append(c.HorizonFiles, n)
+			}
+		}
 	}
 	c.Version = CheckpointVersion
 	return c
@@ -95,13 +126,17 @@ func (e *StreamError) Error() string {
 // Pending returns the files of t that come after checkpoint c, in stream
 // order (LOAD files first), and the horizon to record when they are applied.
 // It fails with a *StreamError when a file arrived out of order.
-func Pending(t TableFiles, c Checkpoint) ([]File, time.Time, error) {
-	var horizon time.Time
-	for _, f := range t.Load {
-		horizon = later(horizon, f.ModTime)
-	}
-	for _, f := range t.CDC {
-		horizon = later(horizon, f.ModTime)
+func Pending(t TableFiles, c Checkpoint) ([]File, Horizon, error) {
+	var horizon Horizon
+	for _, list := range [][]File{t.Load, t.CDC} {
+		for _, f := range list {
+			switch {
+			case f.ModTime.After(horizon.Time):
+				horizon = Horizon{Time: f.ModTime, Names: []string{f.Name}}
+			case f.ModTime.Equal(horizon.Time):
+				horizon.Names = append(horizon.Names, f.Name)
+			}
+		}
 	}
 	for i := 1; i < len(t.CDC); i++ {
 		if t.CDC[i].Name == t.CDC[i-1].Name {
@@ -117,7 +152,7 @@ func Pending(t TableFiles, c Checkpoint) ([]File, time.Time, error) {
 	var out []File
 	for _, f := range t.Load {
 		if c.LoadLast != "" && f.Number <= c.LoadNumber {
-			if f.ModTime.After(c.Horizon) {
+			if c.late(f) {
 				return nil, horizon, &StreamError{t.Ident(), f.Path, fmt.Sprintf(
 					"LOAD file changed after the full load was applied (checkpoint %s); this is a DMS reload: re-create the table (drop it and run again) to take the new full load", c.LoadLast)}
 			}
@@ -131,7 +166,7 @@ func Pending(t TableFiles, c Checkpoint) ([]File, time.Time, error) {
 	}
 	for _, f := range t.CDC {
 		if c.CDCLast != "" && f.Name <= c.CDCLast {
-			if f.ModTime.After(c.Horizon) {
+			if c.late(f) {
 				return nil, horizon, &StreamError{t.Ident(), f.Path, fmt.Sprintf(
 					"arrived after the table had applied %s, but its name sorts at or before it (late upload); applying it now would apply changes out of order. Check the DMS task and the upload; to accept the table as it is, move the file out of the source folder",
 					c.CDCLast)}
@@ -141,11 +176,4 @@ func Pending(t TableFiles, c Checkpoint) ([]File, time.Time, error) {
 		out = append(out, f)
 	}
 	return out, horizon, nil
-}
-
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Kind says which part of the DMS stream a file belongs to.
@@ -119,13 +120,17 @@ func ValidateName(what, name string) error {
 	switch {
 	case name == "":
 		return fmt.Errorf("empty %s name", what)
-	case name == "." || name == ".." || strings.Contains(name, ".."):
+	case name == "." || name == "..":
+		return fmt.Errorf("%s name %q is a path element, not a name", what, name)
+	case strings.Contains(name, ".."):
 		return fmt.Errorf("%s name %q contains \"..\"", what, name)
 	case len(name) > MaxNameLength:
 		return fmt.Errorf("%s name %.40q... is %d bytes long; the limit is %d", what, name, len(name), MaxNameLength)
+	case !utf8.ValidString(name):
+		return fmt.Errorf("%s name %q is not valid UTF-8", what, name)
 	}
 	for _, r := range name {
-		if unicode.IsControl(r) || r == '/' || r == '\\' || r == '.' || unicode.IsSpace(r) {
+		if unicode.IsControl(r) || r == '/' || r == '\\' || r == '.' || unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) {
 			return fmt.Errorf("%s name %q contains the character %q, which cannot be part of a table name", what, name, r)
 		}
 	}

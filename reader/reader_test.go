@@ -33,7 +33,7 @@ func TestParseName(t *testing.T) {
 }
 
 func TestValidateName(t *testing.T) {
-	for _, bad := range []string{"", "..", "a..b", "a/b", "a\x01b", "a b", "a.b", strings.Repeat("x", 256)} {
+	for _, bad := range []string{"", ".", "..", "a..b", "a/b", "a\x01b", "a b", "a.b", strings.Repeat("x", 256), "bad\xffname", "zw\u200bsp"} {
 		if ValidateName("table", bad) == nil {
 			t.Errorf("%q accepted", bad)
 		}
@@ -90,7 +90,7 @@ func TestPending(t *testing.T) {
 	}
 	tf := files(base...)
 	p, horizon, err := Pending(tf, Checkpoint{})
-	if err != nil || len(p) != 3 || !horizon.Equal(t0.Add(2*time.Minute)) {
+	if err != nil || len(p) != 3 || !horizon.Time.Equal(t0.Add(2*time.Minute)) || len(horizon.Names) != 1 {
 		t.Fatalf("fresh: %v %v %v", p, horizon, err)
 	}
 	cp := Checkpoint{}.After(p[:2], horizon)
@@ -120,6 +120,18 @@ func TestPending(t *testing.T) {
 	if p, _, err := Pending(files(more...), cpLoad); err != nil || len(p) != 1 || p[0].Number != 2 {
 		t.Fatalf("second LOAD file: %v %v", p, err)
 	}
+	// A late file with exactly the horizon's time (S3 times are whole
+	// seconds): late unless it was one of the files listed at that time.
+	h := t0.Add(2 * time.Minute)
+	tie := append(base[:3:3], obj("s/t/20260510-094500000.parquet", h))
+	if _, _, err := Pending(files(tie...), cp); err == nil || !strings.Contains(err.Error(), "late") {
+		t.Fatalf("late file at the horizon's time: %v", err)
+	}
+	seen := Checkpoint{}.After(nil, Horizon{Time: h, Names: []string{"20260510-094500000.parquet", "20260510-110000000.parquet"}})
+	seen = seen.After(tf.Load, Horizon{Time: h}).After(tf.CDC, Horizon{Time: h})
+	if _, _, err := Pending(files(tie...), seen); err != nil {
+		t.Fatalf("a file listed at the horizon's time is not late: %v", err)
+	}
 	// The same CDC name in two date folders: a duplicate delivery.
 	dup := append(base[:3:3], obj("s/t/2026/05/10/20260510-110000000.parquet", t0.Add(time.Hour)))
 	if _, _, err := Pending(files(dup...), Checkpoint{}); err == nil || !strings.Contains(err.Error(), "duplicate") {
@@ -135,7 +147,7 @@ func TestCheckpointEncoding(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Version = CheckpointVersion
-	if d != c {
+	if d.Encode() != c.Encode() || !d.Horizon.Equal(c.Horizon) {
 		t.Fatalf("round trip: %+v != %+v", d, c)
 	}
 	for _, bad := range []string{"", "{", `{"v":2}`, `{"v":1,"cdc_last":"x.parquet"}`, `{"v":1,"load_last":"LOAD00000001.parquet","load_number":2}`} {

@@ -26,6 +26,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	threads := fs.Int("threads", 2, "DuckDB threads and floor parallelism")
 	seed := fs.Int64("seed", 1, "generator seed")
 	repeat := fs.Int("repeat", 1, "rounds of all contenders; seconds are the median")
+	smallRuns := fs.Int("small-runs", 0, "small-batch scenario: runs of one 10k-change file each, per write mode (default 100; negative skips it)")
+	compactEvery := fs.Int("compact-every", 0, "small-batch scenario: compact the merge-on-read table every N runs (default 20)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return errFlagHelp
@@ -45,6 +47,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rep, err := bench.Run(ctx, bench.Options{
 		Size: *size, Dir: *dir, ResultsDir: *results, Binary: self,
 		PeerSource: *peer, NoPeer: *noPeer, Threads: *threads, Repeat: *repeat, Seed: *seed, Log: stderr,
+		SmallRuns: *smallRuns, CompactEvery: *compactEvery,
 	})
 	if err != nil {
 		return err
