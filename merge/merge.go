@@ -348,7 +348,7 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 			if documents {
 				break
 			}
-			if !hasColumn(d.Record.Schema().Fields(), k) {
+			if columnIndex(d.Record.Schema(), k) < 0 {
 				return nil, cp, fmt.Errorf("table %s: %w", b.name, &reader.FileError{Path: d.File.Path, Row: -1, Column: k, Msg: "the key column is missing",
 					Hint: "DMS writes every column into every file: check that the file belongs to this table and that --key is right"})
 			}
@@ -568,6 +568,8 @@ func dmsTimestamp(s string) bool {
 	return true
 }
 
+// columnIndex finds a column by name, case-insensitively (DMS column names
+// keep the source's case; Iceberg lookups here ignore it), or -1.
 func columnIndex(sc *arrow.Schema, name string) int {
 	for i, f := range sc.Fields() {
 		if strings.EqualFold(f.Name, name) {
@@ -660,15 +662,6 @@ func counts(res *dedupe.Result, m *matches) (ins, upd, del int64) {
 	upd = found - foundDel
 	ins = res.UpsertRows() - upd
 	return ins, upd, foundDel
-}
-
-func hasColumn(fields []arrow.Field, name string) bool {
-	for _, f := range fields {
-		if strings.EqualFold(f.Name, name) {
-			return true
-		}
-	}
-	return false
 }
 
 // read decodes files with two workers, keeping stream order.
