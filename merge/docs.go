@@ -53,7 +53,7 @@ func docMode(d *reader.Decoded) reader.DocMode {
 func (b *batchRun) documentParts(ctx context.Context, tbl *table.Table, decoded []*reader.Decoded) (*table.Table, []dedupe.Part, error) {
 	batches := make([]*reader.DocBatch, len(decoded))
 	for i, d := range decoded {
-		db, err := reader.DocumentsOf(ctx, d, reader.DocReadOptions{Mode: docMode(d), TimestampColumn: b.opt.TimestampColumn})
+		db, err := reader.DocumentsOf(ctx, d, reader.DocReadOptions{Mode: docMode(d), TimestampColumn: b.opt.TimestampColumn, KeepFlat: b.opt.Documents.KeepFlat})
 		if err != nil {
 			return nil, nil, fmt.Errorf("table %s: %w", b.name, err)
 		}
@@ -67,7 +67,7 @@ func (b *batchRun) documentParts(ctx context.Context, tbl *table.Table, decoded 
 		}
 	}
 	for _, db := range batches {
-		bs, err := db.Schema(reader.InferOptions{})
+		bs, err := db.Schema(reader.InferOptions{KeepRaw: b.opt.Documents.KeepRaw})
 		if err != nil {
 			return nil, nil, fmt.Errorf("table %s: file %s: inferring the document schema: %w", b.name, db.File.Path, err)
 		}

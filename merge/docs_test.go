@@ -106,8 +106,14 @@ func TestDocumentDB(t *testing.T) {
 }
 
 // TestDocumentDBTableMode merges NestingLevel=one output (oid__id, dotted
-// columns, arrays as JSON text) into nested columns.
+// columns, arrays as JSON text) into nested columns, or, with KeepFlat,
+// keeps the columns flat.
 func TestDocumentDBTableMode(t *testing.T) {
+	t.Run("nested", func(t *testing.T) { tableMode(t, false) })
+	t.Run("flat", func(t *testing.T) { tableMode(t, true) })
+}
+
+func tableMode(t *testing.T, flat bool) {
 	ctx := context.Background()
 	src := reader.DirSource{Root: t.TempDir()}
 	dir := filepath.Join(src.Root, "appdb", "people")
@@ -143,12 +149,20 @@ func TestDocumentDBTableMode(t *testing.T) {
 	})
 	cat := openCatalog(t, filepath.Join(t.TempDir(), "wh"))
 	ident := []string{"appdb", "people"}
-	if _, err := merge.Table(ctx, cat, src, tableFiles(t, src, "appdb.people"), ident, merge.Options{Key: []string{"_id"}}); err != nil {
+	if _, err := merge.Table(ctx, cat, src, tableFiles(t, src, "appdb.people"), ident, merge.Options{Key: []string{"_id"}, Documents: merge.DocumentOptions{KeepFlat: flat}}); err != nil {
 		t.Fatal(err)
 	}
 	tbl, err := cat.LoadTable(ctx, ident)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if flat {
+		for _, f := range tbl.Schema().Fields() {
+			if strings.HasPrefix(f.Type.String(), "struct") || strings.HasPrefix(f.Type.String(), "list") {
+				t.Fatalf("KeepFlat made nested column %s", f)
+			}
+		}
+		return
 	}
 	prof, ok := tbl.Schema().FindFieldByName("profile")
 	if !ok || !strings.HasPrefix(prof.Type.String(), "struct") {
@@ -163,5 +177,35 @@ func TestDocumentDBTableMode(t *testing.T) {
 	}
 	if len(rows) != 1 || rows["s:6a0000000000000000000001"]["name"] != "s:ann" {
 		t.Fatalf("rows: %v", rows)
+	}
+}
+
+// TestDocumentDBKeepRawAndFlat: with KeepRaw the documents' JSON is kept in
+// a _doc column besides the nested columns; with KeepFlat table-mode
+// columns stay as DMS wrote them.
+func TestDocumentDBKeepRawAndFlat(t *testing.T) {
+	ctx := context.Background()
+	cfg := gen.DocDBConfig{Collection: "appdb.users", Docs: 20, Changes: 20, CDCFiles: 2, Seed: 8}
+	src := reader.DirSource{Root: t.TempDir()}
+	if _, err := gen.GenerateDocDB(ctx, gen.DirSink(src.Root), cfg); err != nil {
+		t.Fatal(err)
+	}
+	cat := openCatalog(t, filepath.Join(t.TempDir(), "wh"))
+	ident := []string{"appdb", "users"}
+	if _, err := merge.Table(ctx, cat, src, tableFiles(t, src, "appdb.users"), ident, merge.Options{Key: []string{"_id"}, Documents: merge.DocumentOptions{KeepRaw: true}}); err != nil {
+		t.Fatal(err)
+	}
+	tbl, _ := cat.LoadTable(ctx, ident)
+	if _, ok := tbl.Schema().FindFieldByName("_doc"); !ok {
+		t.Fatalf("no _doc column with KeepRaw: %s", tbl.Schema())
+	}
+	rows, err := testutil.ReadTable(ctx, tbl, []string{"_id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, r := range rows {
+		if !strings.HasPrefix(r["_doc"], "s:{") {
+			t.Fatalf("_id %s: _doc is %q, want the document's JSON", id, r["_doc"])
+		}
 	}
 }

@@ -63,6 +63,8 @@ type Options struct {
 	// a DMS external table definition). Without it, CSV files take the
 	// existing table's columns, in order.
 	CSVSchema *arrow.Schema
+	// Documents tunes DocumentDB/MongoDB collections.
+	Documents DocumentOptions
 	// TableProperties are set on tables cdcmerge creates.
 	TableProperties map[string]string
 	Writer          writer.Options
@@ -71,6 +73,15 @@ type Options struct {
 	// Progress, when set, is told after each file is read and after each
 	// commit. It is called from one goroutine at a time.
 	Progress func(Progress)
+}
+
+// DocumentOptions tune how DocumentDB/MongoDB output becomes columns.
+type DocumentOptions struct {
+	// KeepRaw keeps each document's JSON text in a _doc column as well.
+	KeepRaw bool
+	// KeepFlat keeps table-mode (NestingLevel=one) columns as DMS wrote
+	// them: dotted names, arrays as JSON text.
+	KeepFlat bool
 }
 
 // Progress reports work done within a table's run.

@@ -49,6 +49,8 @@ type Config struct {
 	CSVDelimiter    string                 `yaml:"csv_delimiter"`
 	CSVNullValue    string                 `yaml:"csv_null_value"`
 	CSVHeader       bool                   `yaml:"csv_header"`
+	DocKeepRaw      bool                   `yaml:"doc_keep_raw"`
+	DocKeepFlat     bool                   `yaml:"doc_keep_flat"`
 	Tables          map[string]TableConfig `yaml:"tables"`
 }
 
@@ -88,6 +90,8 @@ var settingDocs = []struct{ Flag, Env, YAML, Doc string }{
 	{"--csv-delimiter", "CDCMERGE_CSV_DELIMITER", "csv_delimiter", "CSV field delimiter, the DMS CsvDelimiter (default ,)"},
 	{"--csv-null-value", "CDCMERGE_CSV_NULL_VALUE", "csv_null_value", "the unquoted CSV field that means null, the DMS CsvNullValue (default: an empty field)"},
 	{"--csv-header", "CDCMERGE_CSV_HEADER", "csv_header", "CSV files start with a row of column names (DMS AddColumnName=true)"},
+	{"--doc-keep-raw", "CDCMERGE_DOC_KEEP_RAW", "doc_keep_raw", "DocumentDB: keep each document's JSON text in a _doc column besides the nested columns"},
+	{"--doc-keep-flat", "CDCMERGE_DOC_KEEP_FLAT", "doc_keep_flat", "DocumentDB table mode (NestingLevel=one): keep the dotted columns and JSON arrays as DMS wrote them"},
 	{"--batch-bytes", "CDCMERGE_BATCH_BYTES", "batch_bytes", "input bytes per commit (default: memory limit / 16, or 256 MiB without a limit); bounds memory"},
 	{"--batch-files", "CDCMERGE_BATCH_FILES", "batch_files", "input files per commit (default 500)"},
 	{"--output", "CDCMERGE_OUTPUT", "output", "text (default) or json"},
@@ -162,7 +166,8 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	env("CDCMERGE_REST_CREDENTIAL", &cfg.RESTCredential)
 	env("CDCMERGE_REST_TOKEN", &cfg.RESTToken)
 	env("CDCMERGE_REST_SIGV4_SERVICE", &cfg.RESTSigV4Svc)
-	for name, dst := range map[string]*bool{"CDCMERGE_GLUE_NO_CREATE_DATABASE": &cfg.GlueNoCreateDBs, "CDCMERGE_REST_SIGV4": &cfg.RESTSigV4, "CDCMERGE_CSV_HEADER": &cfg.CSVHeader} {
+	for name, dst := range map[string]*bool{"CDCMERGE_GLUE_NO_CREATE_DATABASE": &cfg.GlueNoCreateDBs, "CDCMERGE_REST_SIGV4": &cfg.RESTSigV4, "CDCMERGE_CSV_HEADER": &cfg.CSVHeader,
+		"CDCMERGE_DOC_KEEP_RAW": &cfg.DocKeepRaw, "CDCMERGE_DOC_KEEP_FLAT": &cfg.DocKeepFlat} {
 		if v := os.Getenv(name); v != "" {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
@@ -249,6 +254,12 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	str("csv-null-value", &cfg.CSVNullValue, flagVals.CSVNullValue)
 	if set["csv-header"] {
 		cfg.CSVHeader = flagVals.CSVHeader
+	}
+	if set["doc-keep-raw"] {
+		cfg.DocKeepRaw = flagVals.DocKeepRaw
+	}
+	if set["doc-keep-flat"] {
+		cfg.DocKeepFlat = flagVals.DocKeepFlat
 	}
 	if set["batch-bytes"] {
 		cfg.BatchBytes = flagVals.BatchBytes

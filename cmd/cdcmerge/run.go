@@ -60,6 +60,8 @@ func commonFlags(name string, stderr io.Writer) (*flag.FlagSet, *Config, keyFlag
 	fs.StringVar(&v.CSVDelimiter, "csv-delimiter", "", "CSV field delimiter (default ,)")
 	fs.StringVar(&v.CSVNullValue, "csv-null-value", "", "unquoted CSV field meaning null (default: empty)")
 	fs.BoolVar(&v.CSVHeader, "csv-header", false, "CSV files start with a header row")
+	fs.BoolVar(&v.DocKeepRaw, "doc-keep-raw", false, "DocumentDB: keep the raw _doc JSON column too")
+	fs.BoolVar(&v.DocKeepFlat, "doc-keep-flat", false, "DocumentDB table mode: keep DMS's flat columns")
 	fs.StringVar(&v.WriteMode, "write-mode", "", "copy-on-write or merge-on-read (new tables)")
 	fs.StringVar(&v.MemoryLimit, "memory-limit", "", "soft memory limit, e.g. 768MiB (default) or 0 for none")
 	fs.StringVar(&configPath, "config", "", "YAML config file")
@@ -333,6 +335,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 				StopAfter:       stopAfter,
 				WriteMode:       cfg.WriteMode,
 				CSV:             csvOptions(cfg),
+				Documents:       merge.DocumentOptions{KeepRaw: cfg.DocKeepRaw, KeepFlat: cfg.DocKeepFlat},
 				Key:             j.cfg.Key,
 				TimestampColumn: firstNonEmpty(j.cfg.TimestampColumn, cfg.TimestampColumn),
 				BatchBytes:      batchBytes,
