@@ -176,3 +176,10 @@ func TestConfigPrecedence(t *testing.T) {
 		t.Errorf("missing config file: exit %d, want 2\nstderr:\n%s", code, errs)
 	}
 }
+
+func TestVersion(t *testing.T) {
+	code, out, _ := cli(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "cdcmerge ") || !strings.Contains(out, "go1.") {
+		t.Fatalf("version: exit %d %q", code, out)
+	}
+}

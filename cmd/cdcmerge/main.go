@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -22,6 +23,7 @@ Usage:
   cdcmerge expire        --warehouse DIR [--older-than 120h --retain-last 1]
   cdcmerge clean-orphans --warehouse DIR [--older-than 24h --dry-run]
   cdcmerge bench  [--size S|M|L]   cdcmerge vs DuckDB vs the floor on generated data
+  cdcmerge version
 
 Run "cdcmerge <command> -h" for the flags of a command.
 Exit codes: 0 done, 1 failed, 2 bad usage.
@@ -52,6 +54,9 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		err = cmdMaintain(ctx, args[0], args[1:], stdout, stderr)
 	case "bench":
 		err = cmdBench(ctx, args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, version())
+		return 0
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -74,6 +79,25 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cdcmerge: %v\n", err)
 		return 1
 	}
+}
+
+// version describes the build: the module version (or the VCS revision of
+// a build from a checkout) and the Go version.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "cdcmerge (unknown build)"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && (v == "" || v == "(devel)") {
+			v = s.Value
+			if len(v) > 12 {
+				v = v[:12]
+			}
+		}
+	}
+	return fmt.Sprintf("cdcmerge %s (%s)", v, bi.GoVersion)
 }
 
 // errReported means the failure was already printed (per table).
