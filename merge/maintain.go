@@ -3,6 +3,7 @@ package merge
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -123,4 +124,20 @@ func CleanOrphans(ctx context.Context, tbl *table.Table, olderThan time.Duration
 		return res.OrphanFileLocations, nil
 	}
 	return res.DeletedFiles, nil
+}
+
+// CompactIfNeeded compacts the table when its current snapshot counts at
+// least deleteFiles delete files (0: never), so merge-on-read tables stay
+// fast to read without a separate job. It returns whether it compacted.
+func CompactIfNeeded(ctx context.Context, tbl *table.Table, deleteFiles int) (bool, CompactResult, error) {
+	snap := tbl.CurrentSnapshot()
+	if deleteFiles <= 0 || snap == nil || snap.Summary == nil {
+		return false, CompactResult{}, nil
+	}
+	n, _ := strconv.Atoi(snap.Summary.Properties["total-delete-files"])
+	if n < deleteFiles {
+		return false, CompactResult{}, nil
+	}
+	res, err := Compact(ctx, tbl, CompactOptions{MinInputFiles: 1})
+	return err == nil, res, err
 }

@@ -51,6 +51,7 @@ type Config struct {
 	CSVHeader       bool                   `yaml:"csv_header"`
 	DocKeepRaw      bool                   `yaml:"doc_keep_raw"`
 	DocKeepFlat     bool                   `yaml:"doc_keep_flat"`
+	CompactAfter    int                    `yaml:"compact_after_delete_files"`
 	Tables          map[string]TableConfig `yaml:"tables"`
 }
 
@@ -92,6 +93,7 @@ var settingDocs = []struct{ Flag, Env, YAML, Doc string }{
 	{"--csv-header", "CDCMERGE_CSV_HEADER", "csv_header", "CSV files start with a row of column names (DMS AddColumnName=true)"},
 	{"--doc-keep-raw", "CDCMERGE_DOC_KEEP_RAW", "doc_keep_raw", "DocumentDB: keep each document's JSON text in a _doc column besides the nested columns"},
 	{"--doc-keep-flat", "CDCMERGE_DOC_KEEP_FLAT", "doc_keep_flat", "DocumentDB table mode (NestingLevel=one): keep the dotted columns and JSON arrays as DMS wrote them"},
+	{"--compact-after-delete-files", "CDCMERGE_COMPACT_AFTER_DELETE_FILES", "compact_after_delete_files", "after a table's run, compact it when it has at least this many delete files (merge-on-read; default 0: never)"},
 	{"--batch-bytes", "CDCMERGE_BATCH_BYTES", "batch_bytes", "input bytes per commit (default: memory limit / 16, or 256 MiB without a limit); bounds memory"},
 	{"--batch-files", "CDCMERGE_BATCH_FILES", "batch_files", "input files per commit (default 500)"},
 	{"--output", "CDCMERGE_OUTPUT", "output", "text (default) or json"},
@@ -196,6 +198,13 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 		}
 		cfg.BatchBytes = n
 	}
+	if v := os.Getenv("CDCMERGE_COMPACT_AFTER_DELETE_FILES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, usagef("CDCMERGE_COMPACT_AFTER_DELETE_FILES=%q is not a count", v)
+		}
+		cfg.CompactAfter = n
+	}
 	if v := os.Getenv("CDCMERGE_BATCH_FILES"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -263,6 +272,9 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	}
 	if set["batch-bytes"] {
 		cfg.BatchBytes = flagVals.BatchBytes
+	}
+	if set["compact-after-delete-files"] {
+		cfg.CompactAfter = flagVals.CompactAfter
 	}
 	if set["batch-files"] {
 		cfg.BatchFiles = flagVals.BatchFiles

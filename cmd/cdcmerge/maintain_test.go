@@ -77,3 +77,28 @@ func TestMaintenance(t *testing.T) {
 		t.Fatalf("bad --older-than: exit %d", code)
 	}
 }
+
+// TestCompactAfterRun: with --compact-after-delete-files, a merge-on-read
+// run that leaves that many delete files compacts the table itself; the
+// rows are those of a run without it.
+func TestCompactAfterRun(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "dms")
+	genSource(t, src, "--tables", "shop.orders", "--cdc-files", "6", "--changes", "300")
+	ref := filepath.Join(dir, "ref")
+	mustCLI(t, runArgs(src, ref, "--write-mode", "merge-on-read", "--batch-files", "1")...)
+	wh := filepath.Join(dir, "wh")
+	out := mustCLI(t, runArgs(src, wh, "--write-mode", "merge-on-read", "--batch-files", "1", "--compact-after-delete-files", "2", "--output", "json")...)
+	if !strings.Contains(out, `"compacted"`) {
+		t.Fatalf("no compaction reported: %s", out)
+	}
+	if n := loadTable(t, wh, "shop.orders").CurrentSnapshot().Summary.Properties["total-delete-files"]; n != "0" {
+		t.Fatalf("%s delete files left after the automatic compaction", n)
+	}
+	if d := testutil.Diff(rowsOf(t, ref, "shop.orders", ordersKey), rowsOf(t, wh, "shop.orders", ordersKey), 10); d != "" {
+		t.Fatalf("automatic compaction changed the rows:\n%s", d)
+	}
+	if out := mustCLI(t, runArgs(src, wh)...); !strings.Contains(lineOf(out, "shop.orders: "), "up to date") {
+		t.Fatalf("run after compaction: %s", out)
+	}
+}

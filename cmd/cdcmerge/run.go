@@ -52,6 +52,7 @@ func commonFlags(name string, stderr io.Writer) (*flag.FlagSet, *Config, keyFlag
 	fs.StringVar(&v.TimestampColumn, "timestamp-column", "", "DMS TimestampColumnName (default commit_ts if present)")
 	fs.Int64Var(&v.BatchBytes, "batch-bytes", 0, "input bytes per commit")
 	fs.IntVar(&v.BatchFiles, "batch-files", 0, "input files per commit")
+	fs.IntVar(&v.CompactAfter, "compact-after-delete-files", 0, "compact a table after its run when it has this many delete files (0: never)")
 	fs.StringVar(&v.Output, "output", "", "text or json")
 	fs.StringVar(&v.LogLevel, "log-level", "", "error, warn, info or debug")
 	fs.StringVar(&v.LogStream, "log-stream", "", "stderr or stdout")
@@ -253,7 +254,8 @@ func openSource(ctx context.Context, cfg *Config) (reader.Source, error) {
 
 type tableResult struct {
 	merge.Stats
-	Error string `json:"error,omitempty"`
+	Compacted *merge.CompactResult `json:"compacted,omitempty"`
+	Error     string               `json:"error,omitempty"`
 }
 
 // session is what run and status share: the settings, the logger, the
@@ -354,6 +356,20 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			res.Stats, err = merge.Table(ctx, cat, src, j.files, ident, opt)
 			if tty {
 				fmt.Fprint(stderr, "\r\033[K")
+			}
+			if err == nil && cfg.CompactAfter > 0 && ctx.Err() == nil {
+				if tbl, lerr := catalog.LoadTable(ctx, cat, ident); lerr == nil && tbl != nil {
+					did, cres, cerr := merge.CompactIfNeeded(ctx, tbl, cfg.CompactAfter)
+					switch {
+					case cerr != nil:
+						// The merge is committed; a failed compaction loses
+						// nothing and is tried again after the next run.
+						log.Warn("compaction after the run failed", "table", j.target, "error", cerr.Error())
+					case did:
+						res.Compacted = &cres
+						log.Info("compacted", "table", j.target, "removed_delete_files", cres.RemovedDeleteFiles)
+					}
+				}
 			}
 		}
 		res.Table = j.target
