@@ -52,6 +52,8 @@ type Config struct {
 	DocKeepRaw      bool                   `yaml:"doc_keep_raw"`
 	DocKeepFlat     bool                   `yaml:"doc_keep_flat"`
 	CompactAfter    int                    `yaml:"compact_after_delete_files"`
+	CPUProfile      string                 `yaml:"cpu_profile"`
+	HeapProfile     string                 `yaml:"heap_profile"`
 	Tables          map[string]TableConfig `yaml:"tables"`
 }
 
@@ -100,6 +102,8 @@ var settingDocs = []struct{ Flag, Env, YAML, Doc string }{
 	{"--log-level", "CDCMERGE_LOG_LEVEL", "log_level", "error, warn, info (default) or debug; logs are JSON lines, never with secrets"},
 	{"--log-stream", "CDCMERGE_LOG_STREAM", "log_stream", "where logs go: stderr (default) or stdout (for CloudWatch, with --output json the summary is one JSON line too)"},
 	{"--max-duration", "CDCMERGE_MAX_DURATION", "max_duration", "stop starting new batches after this long (e.g. 10m); the batch in progress commits, the rest waits for the next run"},
+	{"--cpu-profile", "CDCMERGE_CPU_PROFILE", "cpu_profile", "write a Go CPU profile of the run to this file (go tool pprof)"},
+	{"--heap-profile", "CDCMERGE_HEAP_PROFILE", "heap_profile", "write a Go heap profile at the end of the run to this file"},
 	{"--config", "CDCMERGE_CONFIG", "", "YAML file with any of these settings, and per-table key, target and timestamp_column under tables:"},
 }
 
@@ -184,6 +188,8 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	env("CDCMERGE_LOG_STREAM", &cfg.LogStream)
 	env("CDCMERGE_MAX_DURATION", &cfg.MaxDuration)
 	env("CDCMERGE_MEMORY_LIMIT", &cfg.MemoryLimit)
+	env("CDCMERGE_CPU_PROFILE", &cfg.CPUProfile)
+	env("CDCMERGE_HEAP_PROFILE", &cfg.HeapProfile)
 	env("CDCMERGE_WRITE_MODE", &cfg.WriteMode)
 	env("CDCMERGE_TABLE_DEFINITION", &cfg.TableDefinition)
 	env("CDCMERGE_CSV_DELIMITER", &cfg.CSVDelimiter)
@@ -257,6 +263,8 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	str("log-stream", &cfg.LogStream, flagVals.LogStream)
 	str("max-duration", &cfg.MaxDuration, flagVals.MaxDuration)
 	str("memory-limit", &cfg.MemoryLimit, flagVals.MemoryLimit)
+	str("cpu-profile", &cfg.CPUProfile, flagVals.CPUProfile)
+	str("heap-profile", &cfg.HeapProfile, flagVals.HeapProfile)
 	str("write-mode", &cfg.WriteMode, flagVals.WriteMode)
 	str("table-definition", &cfg.TableDefinition, flagVals.TableDefinition)
 	str("csv-delimiter", &cfg.CSVDelimiter, flagVals.CSVDelimiter)

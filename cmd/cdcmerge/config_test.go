@@ -183,3 +183,17 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("version: exit %d %q", code, out)
 	}
 }
+
+func TestProfiles(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "dms")
+	genSource(t, src)
+	cpu, heap := filepath.Join(dir, "cpu.prof"), filepath.Join(dir, "heap.prof")
+	mustCLI(t, runArgs(src, filepath.Join(dir, "wh"), "--cpu-profile", cpu, "--heap-profile", heap)...)
+	for _, p := range []string{cpu, heap} {
+		b, err := os.ReadFile(p)
+		if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+			t.Fatalf("%s is not a pprof profile (gzip): %v", p, err)
+		}
+	}
+}

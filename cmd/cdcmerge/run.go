@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -65,6 +66,8 @@ func commonFlags(name string, stderr io.Writer) (*flag.FlagSet, *Config, keyFlag
 	fs.BoolVar(&v.DocKeepFlat, "doc-keep-flat", false, "DocumentDB table mode: keep DMS's flat columns")
 	fs.StringVar(&v.WriteMode, "write-mode", "", "copy-on-write or merge-on-read (new tables)")
 	fs.StringVar(&v.MemoryLimit, "memory-limit", "", "soft memory limit, e.g. 768MiB (default) or 0 for none")
+	fs.StringVar(&v.CPUProfile, "cpu-profile", "", "write a CPU profile to this file")
+	fs.StringVar(&v.HeapProfile, "heap-profile", "", "write a heap profile to this file")
 	fs.StringVar(&configPath, "config", "", "YAML config file")
 	return fs, v, keys, &configPath, &tables
 }
@@ -112,6 +115,35 @@ func applyMemoryLimit(cfg *Config, log *slog.Logger) int64 {
 		return max(limit/16, 4<<20)
 	}
 	return merge.DefaultBatchBytes
+}
+
+// startProfiles starts the CPU profile and returns what writes the profiles
+// at the end of the run.
+func startProfiles(cfg *Config) (func(), error) {
+	var cpu *os.File
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return nil, fmt.Errorf("--cpu-profile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("--cpu-profile: %w", err)
+		}
+		cpu = f
+	}
+	return func() {
+		if cpu != nil {
+			pprof.StopCPUProfile()
+			cpu.Close()
+		}
+		if cfg.HeapProfile != "" {
+			if f, err := os.Create(cfg.HeapProfile); err == nil {
+				_ = pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		}
+	}, nil
 }
 
 // csvOptions is the DMS CSV dialect from the settings.
@@ -303,6 +335,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	ctx, cfg, log, src, cat, jobs := ss.ctx, ss.cfg, ss.log, ss.src, ss.cat, ss.jobs
+	stopProfiles, err := startProfiles(cfg)
+	if err != nil {
+		return err
+	}
+	defer stopProfiles()
 	if len(jobs) == 0 {
 		log.Warn("no tables found in the source", "source", src.String())
 	}
