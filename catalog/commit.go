@@ -30,7 +30,9 @@ type Commit struct {
 func Apply(ctx context.Context, tbl *table.Table, c Commit) (*table.Table, error) {
 	props := iceberg.Properties{SummaryCheckpoint: c.Checkpoint.Encode()}
 	for k, v := range c.Summary {
-		props[k] = v
+		if v != "" {
+			props[k] = v
+		}
 	}
 	tx := tbl.NewTransaction()
 	var err error

@@ -63,6 +63,10 @@ type Options struct {
 	// a DMS external table definition). Without it, CSV files take the
 	// existing table's columns, in order.
 	CSVSchema *arrow.Schema
+	// OnBadFile is Fail (default: a bad file stops the table) or
+	// Quarantine (the file is skipped, and recorded with the reason in the
+	// summary of the snapshot that moves the checkpoint past it).
+	OnBadFile string
 	// Documents tunes DocumentDB/MongoDB collections.
 	Documents DocumentOptions
 	// TableProperties are set on tables cdcmerge creates.
@@ -108,6 +112,8 @@ type Stats struct {
 	Seconds    float64           `json:"seconds"`
 	Checkpoint reader.Checkpoint `json:"checkpoint"`
 	Created    bool              `json:"created,omitempty"`
+	// Skipped counts the files quarantined (OnBadFile: Quarantine).
+	Skipped int `json:"skipped_files,omitempty"`
 	// Stopped is set when StopAfter ended the run with files still pending.
 	Stopped      bool `json:"stopped,omitempty"`
 	PendingFiles int  `json:"pending_files"`
@@ -312,15 +318,17 @@ func (p *progress) report(step string, files int, bytes int64) {
 }
 
 type batchRun struct {
-	prog  *progress
-	runID string
-	name  string
-	ident table.Identifier
-	cat   icecat.Catalog
-	src   reader.Source
-	key   []string
-	opt   *Options
-	st    *Stats
+	// skipped are the files of the current batch quarantined so far.
+	skipped []Skipped
+	prog    *progress
+	runID   string
+	name    string
+	ident   table.Identifier
+	cat     icecat.Catalog
+	src     reader.Source
+	key     []string
+	opt     *Options
+	st      *Stats
 }
 
 // apply runs one batch to its commit.
@@ -351,6 +359,12 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 	}
 	if err := fault.Point(fault.AfterRead); err != nil {
 		return nil, cp, err
+	}
+	if b.opt.OnBadFile == Quarantine {
+		decoded = b.screen(tbl, decoded)
+		if len(decoded) == 0 {
+			return b.commitSkipsOnly(ctx, tbl, cp, files, horizon)
+		}
 	}
 	documents := isDocuments(decoded) // their _id is checked when the documents are read
 	for _, d := range decoded {
@@ -454,6 +468,7 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 		"cdcmerge.updated":  strconv.FormatInt(updated, 10),
 		"cdcmerge.deleted":  strconv.FormatInt(deleted, 10),
 		SummaryRunID:        b.runID,
+		SummarySkipped:      encodeSkipped(b.skipped),
 	}})
 	if err != nil {
 		return nil, cp, err
@@ -463,6 +478,8 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 		return nil, cp, err
 	}
 	b.st.Files += len(files)
+	b.st.Skipped += len(b.skipped)
+	b.skipped = nil
 	b.st.Inserted += inserted
 	b.st.Updated += updated
 	b.st.Deleted += deleted
@@ -711,14 +728,54 @@ func (b *batchRun) read(ctx context.Context, tbl *table.Table, files []reader.Fi
 	}
 	close(next)
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		// Report the first bad file in stream order: that is where the user
-		// has to look.
-		for _, e := range errs {
-			if e != nil {
-				return out, e
-			}
+	for i, e := range errs {
+		if e == nil {
+			continue
 		}
+		var fe *reader.FileError
+		if b.opt.OnBadFile == Quarantine && errors.As(e, &fe) && ctx.Err() == nil {
+			b.quarantine(files[i], e)
+			continue
+		}
+		// Report the first bad file in stream order: that is where the
+		// user has to look.
+		return out, e
 	}
 	return out, nil
+}
+
+// quarantine records that a file is skipped, and why.
+func (b *batchRun) quarantine(f reader.File, reason error) {
+	b.skipped = append(b.skipped, Skipped{Path: f.Path, Reason: reason.Error()})
+	b.opt.Log.Warn("file quarantined: skipped, recorded in the snapshot summary", "table", b.name, "path", f.Path, "reason", reason.Error())
+}
+
+// screen drops (quarantines) the decoded files that could not be applied:
+// a missing key column, a bad row, a column type the table cannot take.
+func (b *batchRun) screen(tbl *table.Table, decoded []*reader.Decoded) []*reader.Decoded {
+	var keep []*reader.Decoded
+	for _, d := range decoded {
+		if d == nil {
+			continue
+		}
+		err := validateRows([]*reader.Decoded{d}, b.key, b.opt.TimestampColumn)
+		for _, k := range b.key {
+			if err == nil && columnIndex(d.Record.Schema(), k) < 0 {
+				err = &reader.FileError{Path: d.File.Path, Row: -1, Column: k, Msg: "the key column is missing"}
+			}
+		}
+		if err == nil && tbl != nil {
+			var union []unionField
+			if union, err = unionSchema(b.name, []*reader.Decoded{d}); err == nil {
+				_, _, err = planEvolution(tbl, union)
+			}
+		}
+		if err != nil {
+			b.quarantine(d.File, err)
+			d.Release()
+			continue
+		}
+		keep = append(keep, d)
+	}
+	return keep
 }

@@ -154,18 +154,28 @@ func createTable(ctx context.Context, cat icecat.Catalog, ident table.Identifier
 // evolveTable adds the batch's new columns (nullable) and widens column
 // types, in one metadata commit made before any data that needs them.
 func evolveTable(ctx context.Context, tbl *table.Table, union []unionField) (*table.Table, error) {
+	adds, widen, err := planEvolution(tbl, union)
+	if err != nil {
+		return nil, err
+	}
+	return commitEvolution(ctx, tbl, adds, widen)
+}
+
+type columnChange struct {
+	name string
+	typ  iceberg.Type
+}
+
+// planEvolution says which columns the batch adds and which it widens, or
+// which file and column cannot be reconciled with the table.
+func planEvolution(tbl *table.Table, union []unionField) (adds, widen []columnChange, err error) {
 	name := strings.Join(tbl.Identifier(), ".")
 	sc := tbl.Schema()
-	type add struct {
-		name string
-		typ  iceberg.Type
-	}
-	var adds []add
-	var widen []add
+	type add = columnChange
 	for _, u := range union {
 		it, err := table.ArrowTypeToIceberg(u.field.Type, true)
 		if err != nil {
-			return nil, &SchemaError{Table: name, Path: u.path, Column: u.field.Name, Msg: err.Error()}
+			return nil, nil, &SchemaError{Table: name, Path: u.path, Column: u.field.Name, Msg: err.Error()}
 		}
 		tf, ok := sc.FindFieldByNameCaseInsensitive(u.field.Name)
 		if !ok {
@@ -177,12 +187,18 @@ func evolveTable(ctx context.Context, tbl *table.Table, union []unionField) (*ta
 		}
 		w, ok := widerIceberg(tf.Type, it)
 		if !ok || !promotes(tf.Type, w) {
-			return nil, &SchemaError{Table: name, Path: u.path, Column: u.field.Name, Msg: fmt.Sprintf(
+			return nil, nil, &SchemaError{Table: name, Path: u.path, Column: u.field.Name, Msg: fmt.Sprintf(
 				"the file has type %s but the table column is %s, and Iceberg cannot change one into the other; the table is left as it was: fix the source, or drop and re-create the table",
 				it, tf.Type)}
 		}
 		widen = append(widen, add{tf.Name, w})
 	}
+	return adds, widen, nil
+}
+
+// commitEvolution adds and widens columns in one metadata commit.
+func commitEvolution(ctx context.Context, tbl *table.Table, adds, widen []columnChange) (*table.Table, error) {
+	name := strings.Join(tbl.Identifier(), ".")
 	if len(adds) == 0 && len(widen) == 0 {
 		return tbl, nil
 	}

@@ -52,6 +52,7 @@ type Config struct {
 	DocKeepRaw      bool                   `yaml:"doc_keep_raw"`
 	DocKeepFlat     bool                   `yaml:"doc_keep_flat"`
 	CompactAfter    int                    `yaml:"compact_after_delete_files"`
+	OnBadFile       string                 `yaml:"on_bad_file"`
 	CPUProfile      string                 `yaml:"cpu_profile"`
 	HeapProfile     string                 `yaml:"heap_profile"`
 	Tables          map[string]TableConfig `yaml:"tables"`
@@ -96,6 +97,7 @@ var settingDocs = []struct{ Flag, Env, YAML, Doc string }{
 	{"--doc-keep-raw", "CDCMERGE_DOC_KEEP_RAW", "doc_keep_raw", "DocumentDB: keep each document's JSON text in a _doc column besides the nested columns"},
 	{"--doc-keep-flat", "CDCMERGE_DOC_KEEP_FLAT", "doc_keep_flat", "DocumentDB table mode (NestingLevel=one): keep the dotted columns and JSON arrays as DMS wrote them"},
 	{"--compact-after-delete-files", "CDCMERGE_COMPACT_AFTER_DELETE_FILES", "compact_after_delete_files", "after a table's run, compact it when it has at least this many delete files (merge-on-read; default 0: never)"},
+	{"--on-bad-file", "CDCMERGE_ON_BAD_FILE", "on_bad_file", "fail (default: a bad file stops its table, which stays as it was) or quarantine (skip it, record it with the reason in the snapshot summary; status lists it)"},
 	{"--batch-bytes", "CDCMERGE_BATCH_BYTES", "batch_bytes", "input bytes per commit (default: memory limit / 16, or 256 MiB without a limit); bounds memory"},
 	{"--batch-files", "CDCMERGE_BATCH_FILES", "batch_files", "input files per commit (default 500)"},
 	{"--output", "CDCMERGE_OUTPUT", "output", "text (default) or json"},
@@ -188,6 +190,7 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	env("CDCMERGE_LOG_STREAM", &cfg.LogStream)
 	env("CDCMERGE_MAX_DURATION", &cfg.MaxDuration)
 	env("CDCMERGE_MEMORY_LIMIT", &cfg.MemoryLimit)
+	env("CDCMERGE_ON_BAD_FILE", &cfg.OnBadFile)
 	env("CDCMERGE_CPU_PROFILE", &cfg.CPUProfile)
 	env("CDCMERGE_HEAP_PROFILE", &cfg.HeapProfile)
 	env("CDCMERGE_WRITE_MODE", &cfg.WriteMode)
@@ -263,6 +266,7 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	str("log-stream", &cfg.LogStream, flagVals.LogStream)
 	str("max-duration", &cfg.MaxDuration, flagVals.MaxDuration)
 	str("memory-limit", &cfg.MemoryLimit, flagVals.MemoryLimit)
+	str("on-bad-file", &cfg.OnBadFile, flagVals.OnBadFile)
 	str("cpu-profile", &cfg.CPUProfile, flagVals.CPUProfile)
 	str("heap-profile", &cfg.HeapProfile, flagVals.HeapProfile)
 	str("write-mode", &cfg.WriteMode, flagVals.WriteMode)
@@ -313,6 +317,11 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	}
 	if n := utf8.RuneCountInString(cfg.CSVDelimiter); n > 1 {
 		return nil, usagef("--csv-delimiter must be one character, got %q", cfg.CSVDelimiter)
+	}
+	switch cfg.OnBadFile {
+	case "", "fail", "quarantine":
+	default:
+		return nil, usagef("--on-bad-file must be fail or quarantine, got %q", cfg.OnBadFile)
 	}
 	switch cfg.WriteMode {
 	case "", "copy-on-write", "merge-on-read":

@@ -53,6 +53,7 @@ func commonFlags(name string, stderr io.Writer) (*flag.FlagSet, *Config, keyFlag
 	fs.StringVar(&v.TimestampColumn, "timestamp-column", "", "DMS TimestampColumnName (default commit_ts if present)")
 	fs.Int64Var(&v.BatchBytes, "batch-bytes", 0, "input bytes per commit")
 	fs.IntVar(&v.BatchFiles, "batch-files", 0, "input files per commit")
+	fs.StringVar(&v.OnBadFile, "on-bad-file", "", "fail or quarantine")
 	fs.IntVar(&v.CompactAfter, "compact-after-delete-files", 0, "compact a table after its run when it has this many delete files (0: never)")
 	fs.StringVar(&v.Output, "output", "", "text or json")
 	fs.StringVar(&v.LogLevel, "log-level", "", "error, warn, info or debug")
@@ -373,6 +374,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			opt := merge.Options{
 				StopAfter:       stopAfter,
 				WriteMode:       cfg.WriteMode,
+				OnBadFile:       cfg.OnBadFile,
 				CSV:             csvOptions(cfg),
 				Documents:       merge.DocumentOptions{KeepRaw: cfg.DocKeepRaw, KeepFlat: cfg.DocKeepFlat},
 				Key:             j.cfg.Key,
@@ -511,6 +513,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		SnapshotID     int64              `json:"snapshot_id,omitempty"`
 		IdentifierCols []string           `json:"key,omitempty"`
 		OrphanFiles    []string           `json:"orphan_files,omitempty"`
+		Skipped        []merge.Skipped    `json:"skipped_files,omitempty"`
 	}
 	var out []status
 	now := time.Now()
@@ -539,6 +542,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 					s.IdentifierCols = append(s.IdentifierCols, f.Name)
 				}
 			}
+			s.Skipped = merge.SkippedFiles(tbl)
 			cp, err = catalog.CheckpointOf(tbl)
 			if err != nil {
 				s.Problem = err.Error()
@@ -585,6 +589,9 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		line += fmt.Sprintf("%d files pending (%d bytes)", s.PendingFiles, s.PendingBytes)
 		if s.OldestPending != "" {
 			line += fmt.Sprintf(", oldest pending change %s old (%s)", time.Duration(s.OldestAgeSecs*float64(time.Second)), s.OldestPending)
+		}
+		if len(s.Skipped) > 0 {
+			line += fmt.Sprintf(", %d files quarantined (newest: %s: %s)", len(s.Skipped), s.Skipped[0].Path, s.Skipped[0].Reason)
 		}
 		if len(s.OrphanFiles) > 0 {
 			line += fmt.Sprintf(", %d orphan files (not in the table; remove them with cdcmerge clean-orphans)", len(s.OrphanFiles))
