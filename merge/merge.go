@@ -209,15 +209,6 @@ func applyPending(ctx context.Context, tbl *table.Table, runID string, b batchRu
 	if err := fault.Point(fault.AfterList); err != nil {
 		return err
 	}
-	// The same file delivered twice under two names would apply its
-	// changes twice (harmless for upserts, but it hides a delivery problem
-	// and reorders changes): stop and say which.
-	if pair, dup, err := reader.DuplicateContent(ctx, b.src, pending); err != nil {
-		return err
-	} else if dup {
-		return &reader.StreamError{Table: b.name, Path: pair[1].Path, Msg: fmt.Sprintf(
-			"has the same content as %s: the same DMS file delivered twice under two names; remove one of them and run again", pair[0].Path)}
-	}
 	var total int64
 	for _, f := range pending {
 		total += f.Size
