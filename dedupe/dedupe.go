@@ -240,7 +240,7 @@ func fixedWidthKey(parts []Part, key []string) bool {
 		return false
 	}
 	for _, p := range parts {
-		i := fieldIndex(p.Record.Schema(), key[0])
+		i := reader.ColumnIndex(p.Record.Schema(), key[0])
 		if i < 0 {
 			return false
 		}
@@ -269,10 +269,10 @@ func orderFunc(rec arrow.RecordBatch, opt Options, load bool) func(int) string {
 	if load {
 		return nil
 	}
-	seq := fieldIndex(rec.Schema(), ChangeSeqColumn)
+	seq := reader.ColumnIndex(rec.Schema(), ChangeSeqColumn)
 	ts := -1
 	if opt.TimestampColumn != "" {
-		ts = fieldIndex(rec.Schema(), opt.TimestampColumn)
+		ts = reader.ColumnIndex(rec.Schema(), opt.TimestampColumn)
 	}
 	var seqf, tsf func(int) (string, bool)
 	if seq >= 0 {
@@ -331,19 +331,10 @@ func valueString(col arrow.Array, width int) func(int) (string, bool) {
 	return nil
 }
 
-func fieldIndex(sc *arrow.Schema, name string) int {
-	for i, f := range sc.Fields() {
-		if strings.EqualFold(f.Name, name) {
-			return i
-		}
-	}
-	return -1
-}
-
 func columnIndexes(sc *arrow.Schema, names []string) ([]int, error) {
 	out := make([]int, len(names))
 	for j, n := range names {
-		i := fieldIndex(sc, n)
+		i := reader.ColumnIndex(sc, n)
 		if i < 0 {
 			return nil, fmt.Errorf("%s", n)
 		}

@@ -217,21 +217,9 @@ func GenerateCSV(ctx context.Context, sink Sink, cfg Config, opt CSVOptions) (Su
 			rows := make([][]any, 0, len(file))
 			for _, r := range file {
 				rows = append(rows, append([]any{opName(r.Op, opt)}, r.Values...))
-				ts.Changes++
-				switch r.Op {
-				case "I":
-					ts.Inserts++
-				case "U":
-					ts.Updates++
-				case "D":
-					ts.Deletes++
-				}
+				ts.count(r.Op)
 			}
-			p := dir
-			if cfg.DatePartition {
-				p += names[i].Format("2006/01/02") + "/"
-			}
-			p += fmt.Sprintf("%s%03d", names[i].Format("20060102-150405"), names[i].Nanosecond()/1e6) + ext
+			p := cdcPath(dir, names[i], cfg.DatePartition, ext)
 			if err := writeCSVFile(ctx, sink, p, cdcSchema, rows, opt); err != nil {
 				return sum, err
 			}

@@ -165,21 +165,9 @@ func Generate(ctx context.Context, sink Sink, cfg Config) (Summary, error) {
 			rows := make([][]any, 0, len(file))
 			for _, r := range file {
 				rows = append(rows, append([]any{r.Op}, r.Values...))
-				ts.Changes++
-				switch r.Op {
-				case "I":
-					ts.Inserts++
-				case "U":
-					ts.Updates++
-				case "D":
-					ts.Deletes++
-				}
+				ts.count(r.Op)
 			}
-			p := dir
-			if cfg.DatePartition {
-				p += names[i].Format("2006/01/02") + "/"
-			}
-			p += cdcFileName(names[i])
+			p := cdcPath(dir, names[i], cfg.DatePartition, ".parquet")
 			if err := writeParquetFile(ctx, sink, p, cdcSchema, rows, comp); err != nil {
 				return sum, err
 			}
@@ -206,7 +194,35 @@ func loadFileName(n int) string { return fmt.Sprintf("LOAD%08X.parquet", n) }
 
 // cdcFileName formats t as yyyyMMdd-HHmmssSSS.parquet.
 func cdcFileName(t time.Time) string {
-	return fmt.Sprintf("%s%03d.parquet", t.Format("20060102-150405"), t.Nanosecond()/1e6)
+	return cdcBaseName(t) + ".parquet"
+}
+
+// cdcBaseName is a CDC file's name without its extension: yyyyMMdd-HHmmssSSS.
+func cdcBaseName(t time.Time) string {
+	return fmt.Sprintf("%s%03d", t.Format("20060102-150405"), t.Nanosecond()/1e6)
+}
+
+// cdcPath is where a CDC file named by time t goes under a table folder:
+// in a yyyy/MM/dd folder with date partitioning (DatePartitionSequence
+// YYYYMMDD, delimiter SLASH).
+func cdcPath(dir string, t time.Time, datePartition bool, ext string) string {
+	if datePartition {
+		dir += t.Format("2006/01/02") + "/"
+	}
+	return dir + cdcBaseName(t) + ext
+}
+
+// count adds one change with operation op to the summary's counts.
+func (ts *TableSummary) count(op string) {
+	ts.Changes++
+	switch op {
+	case "I":
+		ts.Inserts++
+	case "U":
+		ts.Updates++
+	case "D":
+		ts.Deletes++
+	}
 }
 
 // cdcFileNames returns, per CDC file, the time its name encodes: the commit

@@ -168,10 +168,10 @@ func evolveNested(ctx context.Context, tbl *table.Table, merged *arrow.Schema) (
 	tx := tbl.NewTransaction()
 	up := tx.UpdateSchema(true, false)
 	for _, a := range adds {
-		up = up.AddColumn(icebergPath(a.path), a.typ, a.doc, false, nil)
+		up = up.AddColumn(a.path, a.typ, a.doc, false, nil)
 	}
 	for _, w := range widen {
-		up = up.UpdateColumn(icebergPath(w.path), table.ColumnUpdate{FieldType: iceberg.Optional[iceberg.Type]{Val: w.typ, Valid: true}})
+		up = up.UpdateColumn(w.path, table.ColumnUpdate{FieldType: iceberg.Optional[iceberg.Type]{Val: w.typ, Valid: true}})
 	}
 	if err := up.Commit(); err != nil {
 		return nil, fmt.Errorf("evolving the document schema: %w", err)
@@ -185,10 +185,6 @@ func evolveNested(ctx context.Context, tbl *table.Table, merged *arrow.Schema) (
 	}
 	return out, nil
 }
-
-// icebergPath maps an Arrow field path to Iceberg's: list elements are
-// "element", map entries "key" and "value" in both.
-func icebergPath(p []string) []string { return p }
 
 // icebergTypeOf converts one (possibly nested) Arrow field to an Iceberg
 // type with provisional field IDs; AddColumn assigns the real ones.

@@ -373,7 +373,7 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 			if documents {
 				break
 			}
-			if columnIndex(d.Record.Schema(), k) < 0 {
+			if reader.ColumnIndex(d.Record.Schema(), k) < 0 {
 				return nil, cp, fmt.Errorf("table %s: %w", b.name, &reader.FileError{Path: d.File.Path, Row: -1, Column: k, Msg: "the key column is missing",
 					Hint: "DMS writes every column into every file: check that the file belongs to this table and that --key is right"})
 			}
@@ -523,7 +523,7 @@ func validateRows(decoded []*reader.Decoded, key []string, tsCol string) error {
 	for _, d := range decoded {
 		sc := d.Record.Schema()
 		for _, k := range key {
-			i := columnIndex(sc, k)
+			i := reader.ColumnIndex(sc, k)
 			if i < 0 {
 				continue
 			}
@@ -543,7 +543,7 @@ func validateRows(decoded []*reader.Decoded, key []string, tsCol string) error {
 		if d.File.Kind != reader.CDC {
 			continue
 		}
-		i := columnIndex(sc, tsCol)
+		i := reader.ColumnIndex(sc, tsCol)
 		if i < 0 {
 			continue
 		}
@@ -594,17 +594,6 @@ func dmsTimestamp(s string) bool {
 		}
 	}
 	return true
-}
-
-// columnIndex finds a column by name, case-insensitively (DMS column names
-// keep the source's case; Iceberg lookups here ignore it), or -1.
-func columnIndex(sc *arrow.Schema, name string) int {
-	for i, f := range sc.Fields() {
-		if strings.EqualFold(f.Name, name) {
-			return i
-		}
-	}
-	return -1
 }
 
 // tableParts evolves (or creates) the table for the batch's columns and
@@ -760,7 +749,7 @@ func (b *batchRun) screen(tbl *table.Table, decoded []*reader.Decoded) []*reader
 		}
 		err := validateRows([]*reader.Decoded{d}, b.key, b.opt.TimestampColumn)
 		for _, k := range b.key {
-			if err == nil && columnIndex(d.Record.Schema(), k) < 0 {
+			if err == nil && reader.ColumnIndex(d.Record.Schema(), k) < 0 {
 				err = &reader.FileError{Path: d.File.Path, Row: -1, Column: k, Msg: "the key column is missing"}
 			}
 		}

@@ -162,36 +162,28 @@ func ReadCSV(ctx context.Context, src Source, f File, schema *arrow.Schema, hasO
 		return schema.Field(pos[i]).Name
 	}
 	var ops []byte
-	for rec := int64(1); ; rec++ {
-		if rec%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
-		fields, line, err := sc.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, sc.fileError(f.Path, rec, line, err)
-		}
+	err = sc.each(ctx, f.Path, func(rec, line int64, fields []csvField) error {
 		if len(fields) != len(pos) {
-			return nil, csvFieldCountError(f.Path, rec, line, len(fields), len(pos), names, opt.Header)
+			return csvFieldCountError(f.Path, rec, line, len(fields), len(pos), names, opt.Header)
 		}
 		op := OpInsert
 		for i, fl := range fields {
 			if pos[i] < 0 {
 				if op, err = csvParseOp(sc.str(fl)); err != nil {
-					return nil, &FileError{Path: f.Path, Row: rec, Column: OpColumn, Msg: fmt.Sprintf("line %d: %v", line, err),
+					return &FileError{Path: f.Path, Row: rec, Column: OpColumn, Msg: fmt.Sprintf("line %d: %v", line, err),
 						Hint: "DMS writes I, U or D (S3 sources: INSERT, UPDATE, DELETE); fix or remove the file, cdcmerge will not guess what the row means"}
 				}
 				continue
 			}
 			if err := tbl.cols[pos[i]].append(sc.str(fl), fl.quoted, opt.NullValue); err != nil {
-				return nil, csvValueError(f.Path, rec, line, tbl.cols[pos[i]], err)
+				return csvValueError(f.Path, rec, line, tbl.cols[pos[i]], err)
 			}
 		}
 		ops = append(ops, op)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if ops == nil {
 		ops = []byte{}
@@ -238,26 +230,14 @@ func ReadCSVChanges(ctx context.Context, src Source, f File, tables map[string]*
 			s.tbl.release()
 		}
 	}()
-	for rec := int64(1); ; rec++ {
-		if rec%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
-		fields, line, err := sc.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, sc.fileError(f.Path, rec, line, err)
-		}
+	err = sc.each(ctx, f.Path, func(rec, line int64, fields []csvField) error {
 		if len(fields) < 3 {
-			return nil, &FileError{Path: f.Path, Row: rec, Msg: fmt.Sprintf("line %d: %d field(s); an S3-source CDC row starts with op,table,schema", line, len(fields)),
+			return &FileError{Path: f.Path, Row: rec, Msg: fmt.Sprintf("line %d: %d field(s); an S3-source CDC row starts with op,table,schema", line, len(fields)),
 				Hint: "check the delimiter (CsvDelimiter), and that this is a CDC file of an S3 source"}
 		}
 		op, err := csvParseOp(sc.str(fields[0]))
 		if err != nil {
-			return nil, &FileError{Path: f.Path, Row: rec, Column: OpColumn, Msg: fmt.Sprintf("line %d: %v", line, err),
+			return &FileError{Path: f.Path, Row: rec, Column: OpColumn, Msg: fmt.Sprintf("line %d: %v", line, err),
 				Hint: "an S3-source CDC row starts with INSERT, UPDATE or DELETE (or I, U, D); fix or remove the file"}
 		}
 		ident := sc.str(fields[2]) + "." + sc.str(fields[1])
@@ -266,14 +246,14 @@ func ReadCSVChanges(ctx context.Context, src Source, f File, tables map[string]*
 			key, ok = lower[strings.ToLower(ident)]
 		}
 		if !ok {
-			return nil, &FileError{Path: f.Path, Row: rec, Msg: fmt.Sprintf("line %d: table %s (fields 2 and 3: table %q, schema %q) is not in the table definition", line, ident, sc.str(fields[1]), sc.str(fields[2])),
+			return &FileError{Path: f.Path, Row: rec, Msg: fmt.Sprintf("line %d: table %s (fields 2 and 3: table %q, schema %q) is not in the table definition", line, ident, sc.str(fields[1]), sc.str(fields[2])),
 				Hint: "add the table to the table definition, or check that the row is op,table,schema,values"}
 		}
 		st := open[key]
 		if st == nil {
 			tbl, err := newCSVTable(f.Path, tables[key], mem)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			st = &state{tbl: tbl}
 			open[key] = st
@@ -281,14 +261,18 @@ func ReadCSVChanges(ctx context.Context, src Source, f File, tables map[string]*
 		cols := st.tbl.cols
 		if len(fields)-3 != len(cols) {
 			sch := tables[key]
-			return nil, csvFieldCountError(f.Path, rec, line, len(fields)-3, len(cols), func(i int) string { return sch.Field(i).Name }, false)
+			return csvFieldCountError(f.Path, rec, line, len(fields)-3, len(cols), func(i int) string { return sch.Field(i).Name }, false)
 		}
 		for i, fl := range fields[3:] {
 			if err := cols[i].append(sc.str(fl), fl.quoted, opt.NullValue); err != nil {
-				return nil, csvValueError(f.Path, rec, line, cols[i], err)
+				return csvValueError(f.Path, rec, line, cols[i], err)
 			}
 		}
 		st.ops = append(st.ops, op)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	out := make(map[string]*Decoded, len(open))
 	for k, s := range open {
@@ -462,6 +446,28 @@ func (s *csvScanner) strings(fields []csvField) []string {
 		out[i] = s.str(f)
 	}
 	return out
+}
+
+// each calls fn with every record of the file (rec counts records from 1,
+// line is where the record starts), checking ctx every 4096 records.
+func (s *csvScanner) each(ctx context.Context, path string, fn func(rec, line int64, fields []csvField) error) error {
+	for rec := int64(1); ; rec++ {
+		if rec%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		fields, line, err := s.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return s.fileError(path, rec, line, err)
+		}
+		if err := fn(rec, line, fields); err != nil {
+			return err
+		}
+	}
 }
 
 func (s *csvScanner) fileError(path string, rec, line int64, err error) *FileError {

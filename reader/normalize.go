@@ -2,6 +2,7 @@ package reader
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -380,4 +381,15 @@ func lowerASCII(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// ColumnIndex finds a column by name, case-insensitively (DMS keeps the
+// source's case in column names; lookups here ignore it), or returns -1.
+func ColumnIndex(sc *arrow.Schema, name string) int {
+	for i, f := range sc.Fields() {
+		if strings.EqualFold(f.Name, name) {
+			return i
+		}
+	}
+	return -1
 }
