@@ -46,6 +46,11 @@
 //   - Output is deterministic: the same Config (including Seed) gives
 //     byte-identical files.
 //
+// GenerateS3Source writes the S3-source CSV layout instead: LOAD001.csv per
+// table and the changes of all tables merged by commit time into shared
+// CDC00001.csv (or, with PreserveTransactions, CDC_TXN-...) files under a
+// CdcPath folder, rows op,table,schema,values (SharedChanges returns them).
+//
 // GenerateChanges returns the same rows as Go values, for tests that need the
 // expected final state.
 //

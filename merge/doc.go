@@ -24,4 +24,7 @@
 //     value when their file is rewritten).
 //   - Nothing is committed for a batch unless all of it succeeded; a crash
 //     before the commit leaves only unreferenced (orphan) files.
+//   - Shared CDC files of an S3 source (Options.Shared) are in the CDC list
+//     of every table; a table reads only its own rows of them, so its
+//     checkpoint moves over them independently of the other tables'.
 package merge

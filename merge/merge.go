@@ -77,6 +77,10 @@ type Options struct {
 	// Progress, when set, is told after each file is read and after each
 	// commit. It is called from one goroutine at a time.
 	Progress func(Progress)
+	// Shared reads the shared CDC files of an S3 source (Format
+	// reader.CSVChanges in the table's CDC list): the table takes its own
+	// rows of each, found by its DMS name schema.table.
+	Shared *reader.SharedCDC
 }
 
 // DocumentOptions tune how DocumentDB/MongoDB output becomes columns.
@@ -173,7 +177,7 @@ func Table(ctx context.Context, cat icecat.Catalog, src reader.Source, tf reader
 	runID := uuid.NewString()
 	replans := 0
 	for {
-		err = applyPending(ctx, tbl, runID, batchRun{name: name, ident: ident, cat: cat, src: src, key: key, opt: &opt, st: &st}, tf)
+		err = applyPending(ctx, tbl, runID, batchRun{name: name, source: tf.Ident(), ident: ident, cat: cat, src: src, key: key, opt: &opt, st: &st}, tf)
 		var rp *replanError
 		if !errors.As(err, &rp) {
 			return st, err
@@ -323,6 +327,7 @@ type batchRun struct {
 	prog    *progress
 	runID   string
 	name    string
+	source  string // the DMS table, schema.table
 	ident   table.Identifier
 	cat     icecat.Catalog
 	src     reader.Source
@@ -500,6 +505,12 @@ func (b *batchRun) csvSchema(tbl *table.Table) (*arrow.Schema, error) {
 	if tbl == nil {
 		return nil, fmt.Errorf("table %s: DMS CSV files carry no column names or types, and the table does not exist yet: give a DMS external table definition with --table-definition", b.name)
 	}
+	return CSVColumns(tbl)
+}
+
+// CSVColumns is the column list of headerless CSV files written for an
+// existing table: its columns in order, nullable, without field IDs.
+func CSVColumns(tbl *table.Table) (*arrow.Schema, error) {
 	sc, err := table.SchemaToArrowSchema(tbl.Schema(), nil, false, false)
 	if err != nil {
 		return nil, err
@@ -703,9 +714,14 @@ func (b *batchRun) read(ctx context.Context, tbl *table.Table, files []reader.Fi
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				if f := files[i]; f.Format == reader.CSV {
+				switch f := files[i]; {
+				case f.Format == reader.CSVChanges && b.opt.Shared == nil:
+					errs[i] = fmt.Errorf("file %s is a shared CDC file of an S3 source but no reader for those was set up", f.Path)
+				case f.Format == reader.CSVChanges:
+					out[i], errs[i] = b.opt.Shared.Rows(ctx, f, b.source)
+				case f.Format == reader.CSV:
 					out[i], errs[i] = reader.ReadCSV(ctx, b.src, f, csvSchema, f.Kind == reader.CDC, b.opt.CSV, b.opt.Mem)
-				} else {
+				default:
 					out[i], errs[i] = reader.ReadFile(ctx, b.src, f, b.opt.Mem)
 				}
 				b.prog.report("read", 1, files[i].Size)

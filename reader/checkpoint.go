@@ -71,13 +71,13 @@ func DecodeCheckpoint(s string) (Checkpoint, error) {
 		return Checkpoint{}, fmt.Errorf("checkpoint version %d is not supported by this cdcmerge (want %d): upgrade cdcmerge", c.Version, CheckpointVersion)
 	}
 	if c.LoadLast != "" {
-		k, n, _, ok := ParseTargetName(c.LoadLast)
+		k, n, _, ok := parseSourceLoad(c.LoadLast)
 		if !ok || k != Load || n != c.LoadNumber {
 			return Checkpoint{}, fmt.Errorf("checkpoint names LOAD file %q inconsistently", c.LoadLast)
 		}
 	}
 	if c.CDCLast != "" {
-		if k, _, _, ok := ParseTargetName(c.CDCLast); !ok || k != CDC {
+		if k, _, _, ok := ParseTargetName(c.CDCLast); (!ok || k != CDC) && sharedStyle(c.CDCLast) == 0 {
 			return Checkpoint{}, fmt.Errorf("checkpoint names CDC file %q, which is not a DMS CDC file name", c.CDCLast)
 		}
 	}
@@ -165,7 +165,7 @@ func Pending(t TableFiles, c Checkpoint) ([]File, Horizon, error) {
 		out = append(out, f)
 	}
 	for _, f := range t.CDC {
-		if c.CDCLast != "" && f.Name <= c.CDCLast {
+		if c.CDCLast != "" && CompareCDCNames(f.Name, c.CDCLast) <= 0 {
 			if c.late(f) {
 				return nil, horizon, &StreamError{t.Ident(), f.Path, fmt.Sprintf(
 					"arrived after the table had applied %s, but its name sorts at or before it (late upload); applying it now would apply changes out of order. Check the DMS task and the upload; to accept the table as it is, move the file out of the source folder",

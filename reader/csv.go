@@ -96,8 +96,10 @@ func (o CSVOptions) withDefaults() (CSVOptions, error) {
 // ReadCSV decodes one DMS CSV file of src into the columns of schema.
 //
 // Without a header, fields are positional: schema's fields in order,
-// preceded by the Op column when hasOp (CDC files; also S3-source full-load
-// files with a leading I). With opt.Header the first row names the
+// preceded by the Op column when hasOp (CDC files). A LOAD file whose first
+// row has one field more than schema and starts with I (IncludeOpForFullLoad,
+// or an S3 source's LOAD001.csv with its optional leading I) is read with
+// that Op column. With opt.Header the first row names the
 // columns, matched to schema case-insensitively; it must name every schema
 // field (and Op when hasOp) and nothing else, in any order.
 //
@@ -163,6 +165,13 @@ func ReadCSV(ctx context.Context, src Source, f File, schema *arrow.Schema, hasO
 	}
 	var ops []byte
 	err = sc.each(ctx, f.Path, func(rec, line int64, fields []csvField) error {
+		if rec == 1 && !hasOp && !opt.Header && f.Kind == Load && len(fields) == n+1 {
+			// A full load written with a leading I (IncludeOpForFullLoad,
+			// or an S3 source's LOAD001.csv): the first row says so.
+			if op, err := csvParseOp(sc.str(fields[0])); err == nil && op == OpInsert {
+				pos = append([]int{-1}, pos...)
+			}
+		}
 		if len(fields) != len(pos) {
 			return csvFieldCountError(f.Path, rec, line, len(fields), len(pos), names, opt.Header)
 		}
@@ -200,6 +209,48 @@ func ReadCSV(ctx context.Context, src Source, f File, schema *arrow.Schema, hasO
 // rows to its rows, in file order. A row for a table not in tables is an
 // error naming the row. Such files have no header: opt.Header must be false.
 func ReadCSVChanges(ctx context.Context, src Source, f File, tables map[string]*arrow.Schema, opt CSVOptions, mem memory.Allocator) (map[string]*Decoded, error) {
+	r, err := routeCSVChanges(ctx, src, f, tables, nil, opt, mem)
+	if err != nil {
+		return nil, err
+	}
+	// The first bad row of the file, whichever table it belongs to.
+	var first *FileError
+	for _, m := range []map[string]*FileError{r.errs, r.unknown} {
+		for _, e := range m {
+			if first == nil || e.Row < first.Row {
+				first = e
+			}
+		}
+	}
+	if first != nil {
+		for _, d := range r.rows {
+			d.Release()
+		}
+		return nil, first
+	}
+	return r.rows, nil
+}
+
+// routed is a shared CDC file split by table.
+type routed struct {
+	// rows holds the rows of every table of the tables map that has rows
+	// and no bad row.
+	rows map[string]*Decoded
+	// errs holds, per table of the tables map, its first bad row; the
+	// table's other rows are dropped.
+	errs map[string]*FileError
+	// unknown holds, per "schema.table" named by rows but not in the
+	// tables map (nor skipped), the first such row.
+	unknown map[string]*FileError
+}
+
+// routeCSVChanges reads a shared CDC file once and splits its rows by
+// table. A bad value in one table's row does not stop the other tables
+// (routed.errs); rows of tables for which skip is true are dropped; rows of
+// other tables not in tables are reported in routed.unknown. Only what
+// makes the whole file unreadable (I/O, gzip, CSV syntax, a row too short
+// to name its table, a bad op) is returned as the error.
+func routeCSVChanges(ctx context.Context, src Source, f File, tables map[string]*arrow.Schema, skip func(ident string) bool, opt CSVOptions, mem memory.Allocator) (*routed, error) {
 	opt, err := opt.withDefaults()
 	if err != nil {
 		return nil, err
@@ -230,6 +281,7 @@ func ReadCSVChanges(ctx context.Context, src Source, f File, tables map[string]*
 			s.tbl.release()
 		}
 	}()
+	out := &routed{rows: map[string]*Decoded{}, errs: map[string]*FileError{}, unknown: map[string]*FileError{}}
 	err = sc.each(ctx, f.Path, func(rec, line int64, fields []csvField) error {
 		if len(fields) < 3 {
 			return &FileError{Path: f.Path, Row: rec, Msg: fmt.Sprintf("line %d: %d field(s); an S3-source CDC row starts with op,table,schema", line, len(fields)),
@@ -240,14 +292,31 @@ func ReadCSVChanges(ctx context.Context, src Source, f File, tables map[string]*
 			return &FileError{Path: f.Path, Row: rec, Column: OpColumn, Msg: fmt.Sprintf("line %d: %v", line, err),
 				Hint: "an S3-source CDC row starts with INSERT, UPDATE or DELETE (or I, U, D); fix or remove the file"}
 		}
-		ident := sc.str(fields[2]) + "." + sc.str(fields[1])
+		schemaName, tableName := sc.str(fields[2]), sc.str(fields[1])
+		ident := schemaName + "." + tableName
 		key, ok := ident, false
 		if _, ok = tables[ident]; !ok {
 			key, ok = lower[strings.ToLower(ident)]
 		}
 		if !ok {
-			return &FileError{Path: f.Path, Row: rec, Msg: fmt.Sprintf("line %d: table %s (fields 2 and 3: table %q, schema %q) is not in the table definition", line, ident, sc.str(fields[1]), sc.str(fields[2])),
-				Hint: "add the table to the table definition, or check that the row is op,table,schema,values"}
+			if skip != nil && skip(ident) {
+				return nil
+			}
+			if _, seen := out.unknown[ident]; !seen {
+				msg := fmt.Sprintf("line %d: table %s (fields 2 and 3: table %q, schema %q) is not in the table definition", line, ident, tableName, schemaName)
+				hint := "add the table to the table definition, or check that the row is op,table,schema,values"
+				for _, n := range [][2]string{{"schema", schemaName}, {"table", tableName}} {
+					if verr := ValidateName(n[0], n[1]); verr != nil {
+						msg, hint = fmt.Sprintf("line %d: %v", line, verr), "the row names no valid table; check that the row is op,table,schema,values"
+						break
+					}
+				}
+				out.unknown[ident] = &FileError{Path: f.Path, Row: rec, Msg: msg, Hint: hint}
+			}
+			return nil
+		}
+		if _, bad := out.errs[key]; bad {
+			return nil
 		}
 		st := open[key]
 		if st == nil {
@@ -261,11 +330,13 @@ func ReadCSVChanges(ctx context.Context, src Source, f File, tables map[string]*
 		cols := st.tbl.cols
 		if len(fields)-3 != len(cols) {
 			sch := tables[key]
-			return csvFieldCountError(f.Path, rec, line, len(fields)-3, len(cols), func(i int) string { return sch.Field(i).Name }, false)
+			out.errs[key] = csvFieldCountError(f.Path, rec, line, len(fields)-3, len(cols), func(i int) string { return sch.Field(i).Name }, false)
+			return nil
 		}
 		for i, fl := range fields[3:] {
 			if err := cols[i].append(sc.str(fl), fl.quoted, opt.NullValue); err != nil {
-				return csvValueError(f.Path, rec, line, cols[i], err)
+				out.errs[key] = csvValueError(f.Path, rec, line, cols[i], err)
+				return nil
 			}
 		}
 		st.ops = append(st.ops, op)
@@ -274,9 +345,10 @@ func ReadCSVChanges(ctx context.Context, src Source, f File, tables map[string]*
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]*Decoded, len(open))
 	for k, s := range open {
-		out[k] = &Decoded{File: f, Record: s.tbl.record(), Ops: s.ops}
+		if _, bad := out.errs[k]; !bad {
+			out.rows[k] = &Decoded{File: f, Record: s.tbl.record(), Ops: s.ops}
+		}
 	}
 	return out, nil
 }

@@ -151,6 +151,11 @@ func Discover(ctx context.Context, src Source) ([]TableFiles, []Ignored, error) 
 
 // Group is Discover over an already listed set of objects.
 func Group(objs []Object) ([]TableFiles, []Ignored, error) {
+	return group(objs, ParseTargetName)
+}
+
+// group is Group with the file name classifier parse.
+func group(objs []Object, parse func(string) (Kind, uint64, string, bool)) ([]TableFiles, []Ignored, error) {
 	tables := map[string]*TableFiles{}
 	var ignored []Ignored
 	for _, o := range objs {
@@ -160,7 +165,7 @@ func Group(objs []Object) ([]TableFiles, []Ignored, error) {
 			continue
 		}
 		name := path.Base(o.Path)
-		kind, num, format, ok := ParseTargetName(name)
+		kind, num, format, ok := parse(name)
 		if !ok {
 			ignored = append(ignored, Ignored{o.Path, "name is neither LOAD########.parquet/.csv nor yyyyMMdd-HHmmssSSS.parquet/.csv"})
 			continue
@@ -193,7 +198,7 @@ func Group(objs []Object) ([]TableFiles, []Ignored, error) {
 	out := make([]TableFiles, 0, len(tables))
 	for _, t := range tables {
 		sort.SliceStable(t.Load, func(i, j int) bool { return t.Load[i].Number < t.Load[j].Number })
-		sort.SliceStable(t.CDC, func(i, j int) bool { return t.CDC[i].Name < t.CDC[j].Name })
+		sort.SliceStable(t.CDC, func(i, j int) bool { return CompareCDCNames(t.CDC[i].Name, t.CDC[j].Name) < 0 })
 		out = append(out, *t)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Dir() < out[j].Dir() })

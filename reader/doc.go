@@ -13,6 +13,14 @@
 // are ordered by their number, CDC files by basename (never by the full path:
 // some date-partition sequences such as DDMMYYYY do not sort).
 //
+// The S3-source CSV layout (see s3source.go) has LOAD001.csv files per table
+// and shared CDC files holding every table's rows (CDC00001.csv,
+// CDC_TXN-yyyyMMddHHmmssSSS.csv) in one folder. GroupS3Source returns those
+// apart (Format CSVChanges), ordered by number (CompareCDCNames: CDC9.csv
+// before CDC00010.csv); the caller lists them as the CDC files of every
+// table, and SharedCDC reads each once and hands each table its own rows, so
+// each table keeps its own checkpoint over the shared files.
+//
 // # Decoding
 //
 // ReadFile decodes one Parquet file into an Arrow record whose column types

@@ -55,6 +55,7 @@ type Config struct {
 	OnBadFile       string                 `yaml:"on_bad_file"`
 	CPUProfile      string                 `yaml:"cpu_profile"`
 	HeapProfile     string                 `yaml:"heap_profile"`
+	CDCPath         string                 `yaml:"cdc_path"`
 	Tables          map[string]TableConfig `yaml:"tables"`
 }
 
@@ -107,6 +108,7 @@ var settingDocs = []struct{ Flag, Env, YAML, Doc string }{
 	{"--cpu-profile", "CDCMERGE_CPU_PROFILE", "cpu_profile", "write a Go CPU profile of the run to this file (go tool pprof)"},
 	{"--heap-profile", "CDCMERGE_HEAP_PROFILE", "heap_profile", "write a Go heap profile at the end of the run to this file"},
 	{"--config", "CDCMERGE_CONFIG", "", "YAML file with any of these settings, and per-table key, target and timestamp_column under tables:"},
+	{"--cdc-path", "CDCMERGE_CDC_PATH", "cdc_path", "S3-source layout: the folder (CdcPath) under --source holding the shared CDC files CDC00001.csv or CDC_TXN-*.csv (default: found anywhere, all in one folder)"},
 }
 
 type keyFlags map[string][]string
@@ -197,6 +199,7 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	env("CDCMERGE_TABLE_DEFINITION", &cfg.TableDefinition)
 	env("CDCMERGE_CSV_DELIMITER", &cfg.CSVDelimiter)
 	env("CDCMERGE_CSV_NULL_VALUE", &cfg.CSVNullValue)
+	env("CDCMERGE_CDC_PATH", &cfg.CDCPath)
 	if v := os.Getenv("CDCMERGE_TABLES"); v != "" {
 		cfg.Select = splitList(v)
 	}
@@ -273,6 +276,7 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	str("table-definition", &cfg.TableDefinition, flagVals.TableDefinition)
 	str("csv-delimiter", &cfg.CSVDelimiter, flagVals.CSVDelimiter)
 	str("csv-null-value", &cfg.CSVNullValue, flagVals.CSVNullValue)
+	str("cdc-path", &cfg.CDCPath, flagVals.CDCPath)
 	if set["csv-header"] {
 		cfg.CSVHeader = flagVals.CSVHeader
 	}

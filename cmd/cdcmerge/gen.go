@@ -60,6 +60,11 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.BoolVar(&csvOpt.Header, "csv-header", false, "write a header row (AddColumnName)")
 	fs.BoolVar(&csvOpt.Gzip, "gzip", false, "gzip CSV files (.csv.gz)")
 	defOut := fs.String("definition-out", "", "with --format csv, write the DMS external table definition (JSON) to this file")
+	layout := fs.String("layout", "target", "with --format csv: target (DMS S3-target output, per-table folders) or s3-source (LOAD001.csv per table, shared CDC00001.csv files)")
+	var srcOpt gen.S3SourceOptions
+	fs.StringVar(&srcOpt.CDCPath, "cdc-path", "cdc", "with --layout s3-source: folder of the shared CDC files")
+	fs.BoolVar(&srcOpt.PreserveTransactions, "preserve-transactions", false, "with --layout s3-source: name CDC files CDC_TXN-yyyyMMddHHmmssSSS.csv")
+	fs.BoolVar(&srcOpt.LoadOp, "load-op", false, "with --layout s3-source: LOAD rows start with an I column")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return errFlagHelp
@@ -92,7 +97,15 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if *delim != "" {
 			csvOpt.Delimiter = []rune(*delim)[0]
 		}
-		sum, err = gen.GenerateCSV(ctx, sink, cfg, csvOpt)
+		switch *layout {
+		case "target":
+			sum, err = gen.GenerateCSV(ctx, sink, cfg, csvOpt)
+		case "s3-source":
+			csvOpt.OpWords = true
+			sum, err = gen.GenerateS3Source(ctx, sink, cfg, csvOpt, srcOpt)
+		default:
+			return usagef("gen --layout must be target or s3-source, got %q", *layout)
+		}
 		if err == nil && *defOut != "" {
 			var f *os.File
 			if f, err = os.Create(*defOut); err == nil {

@@ -592,7 +592,7 @@ func TestReliabilityLongAndDotDotNames(t *testing.T) {
 	sort.Slice(objs, func(i, j int) bool { return objs[i].Path < objs[j].Path })
 	var logBuf bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	jobs, err := planJobs(context.Background(), &Config{}, fakeSource{objs}, log)
+	jobs, _, err := planJobs(context.Background(), &Config{}, fakeSource{objs}, log)
 	if err != nil {
 		t.Fatal(err)
 	}

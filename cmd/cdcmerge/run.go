@@ -11,10 +11,12 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
+	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	icecat "github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/utils"
 	"github.com/mattn/go-isatty"
@@ -69,6 +71,7 @@ func commonFlags(name string, stderr io.Writer) (*flag.FlagSet, *Config, keyFlag
 	fs.StringVar(&v.MemoryLimit, "memory-limit", "", "soft memory limit, e.g. 768MiB (default) or 0 for none")
 	fs.StringVar(&v.CPUProfile, "cpu-profile", "", "write a CPU profile to this file")
 	fs.StringVar(&v.HeapProfile, "heap-profile", "", "write a heap profile to this file")
+	fs.StringVar(&v.CDCPath, "cdc-path", "", "S3-source layout: folder of the shared CDC files (CDC00001.csv, CDC_TXN-*.csv) under --source (default: found anywhere)")
 	fs.StringVar(&configPath, "config", "", "YAML config file")
 	return fs, v, keys, &configPath, &tables
 }
@@ -156,9 +159,9 @@ func csvOptions(cfg *Config) reader.CSVOptions {
 	return o
 }
 
-// tableDefinition returns the definition of DMS table name from
-// --table-definition, or nil.
-func tableDefinition(cfg *Config, name string) (*reader.TableDef, error) {
+// tableDefinitions returns the tables of --table-definition (none without
+// it).
+func tableDefinitions(cfg *Config) ([]reader.TableDef, error) {
 	if cfg.TableDefinition == "" {
 		return nil, nil
 	}
@@ -169,6 +172,16 @@ func tableDefinition(cfg *Config, name string) (*reader.TableDef, error) {
 	defs, err := reader.ParseTableDefinition(b)
 	if err != nil {
 		return nil, fmt.Errorf("--table-definition %s: %w", cfg.TableDefinition, err)
+	}
+	return defs, nil
+}
+
+// tableDefinition returns the definition of DMS table name from
+// --table-definition, or nil.
+func tableDefinition(cfg *Config, name string) (*reader.TableDef, error) {
+	defs, err := tableDefinitions(cfg)
+	if err != nil {
+		return nil, err
 	}
 	for i := range defs {
 		if strings.EqualFold(defs[i].Ident(), name) {
@@ -212,13 +225,22 @@ type tableJob struct {
 	cfg    TableConfig
 }
 
-func planJobs(ctx context.Context, cfg *Config, src reader.Source, log *slog.Logger) ([]tableJob, error) {
-	tables, ignored, err := reader.Discover(ctx, src)
+func planJobs(ctx context.Context, cfg *Config, src reader.Source, log *slog.Logger) ([]tableJob, []reader.File, error) {
+	objs, err := src.List(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	tables, shared, ignored, err := reader.GroupS3Source(objs, cfg.CDCPath)
+	if err != nil {
+		return nil, nil, err
 	}
 	for _, ig := range ignored {
 		log.Warn("file ignored", "path", ig.Path, "reason", ig.Reason)
+	}
+	if len(shared) > 0 {
+		if tables, err = withSharedCDC(cfg, tables, shared); err != nil {
+			return nil, nil, err
+		}
 	}
 	var jobs []tableJob
 	for _, t := range tables {
@@ -244,7 +266,79 @@ func planJobs(ctx context.Context, cfg *Config, src reader.Source, log *slog.Log
 			log.Warn("configured table has no files in the source", "table", name)
 		}
 	}
-	return jobs, nil
+	return jobs, shared, nil
+}
+
+// withSharedCDC gives every table the shared CDC files of an S3 source as
+// its CDC stream. The tables are those with a LOAD folder, those of
+// --table-definition and those configured under tables: (any of them may
+// have rows in the shared files, and which do is only known by reading
+// them).
+func withSharedCDC(cfg *Config, tables []reader.TableFiles, shared []reader.File) ([]reader.TableFiles, error) {
+	defs, err := tableDefinitions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, t := range tables {
+		have[strings.ToLower(t.Ident())] = true
+	}
+	add := func(schema, table string) {
+		if reader.ValidateName("schema", schema) != nil || reader.ValidateName("table", table) != nil {
+			return // reported when a row names it
+		}
+		if !have[strings.ToLower(schema+"."+table)] {
+			have[strings.ToLower(schema+"."+table)] = true
+			tables = append(tables, reader.TableFiles{Schema: schema, Table: table})
+		}
+	}
+	for _, d := range defs {
+		add(d.Schema, d.Table)
+	}
+	for name := range cfg.Tables {
+		if schema, table, ok := strings.Cut(name, "."); ok {
+			add(schema, table)
+		}
+	}
+	for i := range tables {
+		if len(tables[i].CDC) > 0 {
+			return nil, fmt.Errorf("table %s has CDC files of its own (%s) and the source has shared CDC files of an S3 source (%s); the two layouts do not mix: point --source at one of them",
+				tables[i].Ident(), tables[i].CDC[0].Path, shared[0].Path)
+		}
+		tables[i].CDC = shared
+	}
+	sort.Slice(tables, func(i, j int) bool { return tables[i].Dir() < tables[j].Dir() })
+	return tables, nil
+}
+
+// newSharedCDC prepares the reader of the shared CDC files for jobs: each
+// table reads its rows with the columns of its table definition, or of the
+// existing table.
+func newSharedCDC(ctx context.Context, cfg *Config, src reader.Source, cat icecat.Catalog, jobs []tableJob, batchBytes int64) (*reader.SharedCDC, error) {
+	s := &reader.SharedCDC{Src: src, Tables: map[string]*arrow.Schema{}, CSV: csvOptions(cfg), MaxCached: 2 * batchBytes,
+		Skip: func(ident string) bool { return !cfg.selected(ident) }}
+	for _, j := range jobs {
+		td, err := tableDefinition(cfg, j.files.Ident())
+		if err != nil {
+			return nil, err
+		}
+		if td != nil {
+			s.Tables[j.files.Ident()] = td.ArrowSchema()
+			continue
+		}
+		ident, err := catalog.Ident(j.target)
+		if err != nil {
+			continue // reported when the table runs
+		}
+		tbl, err := catalog.LoadTable(ctx, cat, ident)
+		if err != nil || tbl == nil {
+			continue // no columns known: the table fails when it runs
+		}
+		if s.Tables[j.files.Ident()], err = merge.CSVColumns(tbl); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 func openCatalog(ctx context.Context, cfg *Config) (icecat.Catalog, error) {
@@ -300,6 +394,8 @@ type session struct {
 	src  reader.Source
 	cat  icecat.Catalog
 	jobs []tableJob
+	// shared are the shared CDC files of an S3 source (none otherwise).
+	shared []reader.File
 }
 
 func openSession(ctx context.Context, name string, args []string, stdout, stderr io.Writer, extra ...func(*flag.FlagSet)) (*session, error) {
@@ -322,11 +418,11 @@ func openSession(ctx context.Context, name string, args []string, stdout, stderr
 	if err != nil {
 		return nil, err
 	}
-	jobs, err := planJobs(ctx, cfg, src, log)
+	jobs, shared, err := planJobs(ctx, cfg, src, log)
 	if err != nil {
 		return nil, err
 	}
-	return &session{ctx: ctx, cfg: cfg, log: log, src: src, cat: cat, jobs: jobs}, nil
+	return &session{ctx: ctx, cfg: cfg, log: log, src: src, cat: cat, jobs: jobs, shared: shared}, nil
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -356,6 +452,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	var results []tableResult
 	failed := 0
+	var shared *reader.SharedCDC
+	if len(ss.shared) > 0 {
+		if shared, err = newSharedCDC(ctx, cfg, src, cat, jobs, batchBytes); err != nil {
+			return err
+		}
+		defer shared.Close()
+	}
 	for _, j := range jobs {
 		res := tableResult{}
 		ident, err := catalog.Ident(j.target)
@@ -382,6 +485,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 				BatchBytes:      batchBytes,
 				BatchFiles:      cfg.BatchFiles,
 				Log:             log,
+				Shared:          shared,
 			}
 			if td != nil {
 				opt.CSVSchema = td.ArrowSchema()
@@ -393,6 +497,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 				opt.Progress = progressBar(stderr)
 			}
 			res.Stats, err = merge.Table(ctx, cat, src, j.files, ident, opt)
+			if shared != nil {
+				shared.Done(j.files.Ident())
+			}
 			if tty {
 				fmt.Fprint(stderr, "\r\033[K")
 			}
@@ -423,6 +530,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if ctx.Err() != nil {
 			break
 		}
+	}
+	if shared != nil {
+		// Rows of tables with no columns: reported, the other tables went on.
+		for _, u := range shared.Unknown() {
+			failed++
+			msg := u.Err.Error()
+			results = append(results, tableResult{Stats: merge.Stats{Table: u.Table}, Error: msg})
+			log.Error("table failed", "table", u.Table, "error", msg)
+		}
+		log.Info("shared CDC files", "files", len(ss.shared), "reads", shared.Reads())
 	}
 	if cfg.Output == "json" {
 		enc := json.NewEncoder(stdout)
@@ -607,7 +724,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // changeTime is when the changes of a file were made: the time in a CDC
 // file's name, or the upload time of a LOAD file.
 func changeTime(f reader.File) time.Time {
-	if f.Kind == reader.CDC {
+	if f.Kind == reader.CDC && f.Format != reader.CSVChanges && len(f.Name) >= 18 {
 		if t, err := time.Parse("20060102-150405.000", f.Name[:15]+"."+f.Name[15:18]); err == nil {
 			return t
 		}
