@@ -24,6 +24,8 @@ type writeOptions struct {
 	dataPageV2   bool
 	dictionary   bool
 	createdBy    string
+	int96        bool
+	decimalAsInt bool
 }
 
 // WithCompression selects the codec: "snappy" (the default), "zstd",
@@ -41,6 +43,18 @@ func WithRowGroupSize(rows int64) WriteOption {
 // WithDataPageV2 writes data pages in the version 2 format (default v1).
 func WithDataPageV2() WriteOption {
 	return func(o *writeOptions) { o.dataPageV2 = true }
+}
+
+// WithInt96Timestamps writes timestamps as deprecated INT96 values, as older
+// pipelines did.
+func WithInt96Timestamps() WriteOption {
+	return func(o *writeOptions) { o.int96 = true }
+}
+
+// WithDecimalAsInteger writes decimals of precision up to 9 as INT32 and up
+// to 18 as INT64 (otherwise FIXED_LEN_BYTE_ARRAY), as some writers do.
+func WithDecimalAsInteger() WriteOption {
+	return func(o *writeOptions) { o.decimalAsInt = true }
 }
 
 // WithDictionary turns dictionary encoding on or off (default on).
@@ -100,7 +114,16 @@ func WriteParquet(w io.Writer, schema *arrow.Schema, rows [][]any, opts ...Write
 	if o.dataPageV2 {
 		props = append(props, parquet.WithDataPageVersion(parquet.DataPageV2))
 	}
-	fw, err := pqarrow.NewFileWriter(schema, w, parquet.NewWriterProperties(props...), pqarrow.NewArrowWriterProperties())
+	if o.decimalAsInt {
+		props = append(props, parquet.WithStoreDecimalAsInteger(true))
+	}
+	var arrowProps []pqarrow.WriterOption
+	if o.int96 {
+		// INT96 holds nanoseconds: pqarrow writes it for nanosecond
+		// timestamps only.
+		arrowProps = append(arrowProps, pqarrow.WithDeprecatedInt96Timestamps(true), pqarrow.WithCoerceTimestamps(arrow.Nanosecond))
+	}
+	fw, err := pqarrow.NewFileWriter(schema, w, parquet.NewWriterProperties(props...), pqarrow.NewArrowWriterProperties(arrowProps...))
 	if err != nil {
 		return fmt.Errorf("gen: parquet writer: %w", err)
 	}

@@ -28,7 +28,9 @@
 // times and timestamps in microseconds, INT96 converted), plus the per-row
 // operation taken from the Op column. Columns are addressed by name, never
 // by position. Op is removed from the record; every other column, the DMS
-// timestamp column included, stays.
+// timestamp column included, stays. docs/types.md lists, for each source
+// database type, what DMS writes and the type and value read; its rows are
+// checked by TestDocumentedTypes.
 //
 // # Checkpoint
 //
