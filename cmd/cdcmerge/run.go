@@ -533,7 +533,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if shared != nil {
 		// Rows of tables with no columns: reported, the other tables went on.
+		jobTables := map[string]bool{}
+		for _, j := range jobs {
+			jobTables[strings.ToLower(j.files.Ident())] = true
+		}
 		for _, u := range shared.Unknown() {
+			if jobTables[strings.ToLower(u.Table)] {
+				continue // failed as a table already: it has no columns
+			}
 			failed++
 			msg := u.Err.Error()
 			results = append(results, tableResult{Stats: merge.Stats{Table: u.Table}, Error: msg})
