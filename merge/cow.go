@@ -35,6 +35,9 @@ type matches struct {
 	// candidates counts files whose bounds could hold a key (read), and
 	// files counts all data files of the snapshot.
 	candidates, files int
+	// dataFiles holds, for merge-on-read, the data file of each path in
+	// deletes: a delete file takes its data file's partition.
+	dataFiles map[string]iceberg.DataFile
 }
 
 // planCopyOnWrite finds the data files of tbl that hold keys of res.
