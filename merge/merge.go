@@ -246,14 +246,7 @@ func applyPending(ctx context.Context, tbl *table.Table, runID string, b batchRu
 
 func resolveKey(name string, tbl *table.Table, given []string) ([]string, error) {
 	if tbl != nil {
-		sc := tbl.Schema()
-		var have []string
-		for _, id := range sc.IdentifierFieldIDs {
-			if f, ok := sc.FindFieldByID(id); ok {
-				have = append(have, f.Name)
-			}
-		}
-		if len(have) > 0 {
+		if have := identifierNames(tbl); len(have) > 0 {
 			if len(given) > 0 && !sameNames(have, given) {
 				return nil, &KeyError{name, fmt.Sprintf("the table's identifier fields are (%s) but the key given is (%s); a table's key cannot change: fix the --key setting",
 					strings.Join(have, ","), strings.Join(given, ","))}

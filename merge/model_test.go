@@ -320,7 +320,7 @@ func runModel(t *testing.T, r *rand.Rand, s modelStream, mode string, partition 
 		// files and small files together, expiry drops old
 		// snapshots; the table and its checkpoint must survive both.
 		if r.Intn(3) == 0 {
-			if _, err := merge.Compact(ctx, tbl, merge.CompactOptions{TargetFileSize: 1 << 20, MinInputFiles: 2}); err != nil {
+			if _, err := merge.Compact(ctx, tbl, merge.CompactOptions{TargetFileSize: 1 << 20, MinInputFiles: 2, SortByKey: r.Intn(2) == 0}); err != nil {
 				t.Fatalf("compact: %v", err)
 			}
 			tbl, _ = cat.LoadTable(ctx, ident)

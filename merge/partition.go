@@ -70,6 +70,9 @@ func ParsePartitionField(s string) (PartitionField, error) {
 // "day(updated_at),bucket(16,id)" (commas inside parentheses belong to the
 // transform).
 func ParsePartition(s string) ([]PartitionField, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
 	var out []PartitionField
 	depth, start := 0, 0
 	for i := 0; i <= len(s); i++ {

@@ -45,7 +45,7 @@ func TestModelPartitioned(t *testing.T) {
 		{"k2", true},                      // identity on a key column
 		{"truncate(1, k1),bucket(2, k2)", true},
 	}
-	seeds := 3
+	seeds := 2
 	if testing.Short() {
 		seeds = 1
 	}
