@@ -56,12 +56,13 @@ func planCopyOnWrite(ctx context.Context, tbl *table.Table, key []string, res *d
 	if !ok {
 		return nil, fmt.Errorf("key column %q is not in the table", key[0])
 	}
+	inPartition := keyPartitionFilter(tbl, key, res) // nil: the partition says nothing about keys
 	var buf []byte
 	for _, task := range tasks {
 		if len(task.DeleteFiles)+len(task.EqualityDeleteFiles)+len(task.DeletionVectorFiles) > 0 {
 			return nil, fmt.Errorf("data file %s has delete files; this table is copy-on-write and cdcmerge does not mix write modes on one table", task.File.FilePath())
 		}
-		if !mayHold(task.File, first, res) {
+		if !mayHold(task.File, first, res) || (inPartition != nil && !inPartition(task.File)) {
 			continue
 		}
 		m.candidates++

@@ -21,12 +21,15 @@
 //
 // A table cdcmerge creates may have a partition spec (Options.Partition,
 // validated against the columns in partitionSpec). Rows are written
-// through iceberg-go's fanout writer, one file per partition. The plan
-// never prunes by partition: a key-only delete has no partition value, and
-// an update may move its row to another partition, so keys are looked up
-// in the files of every partition (by key bounds); the old row is deleted
-// where it is and the new one written where it belongs. A position delete
-// file takes the spec and partition of the data file it references.
+// through iceberg-go's fanout writer, one file per partition. A key-only
+// delete has no partition value, and an update may move its row to another
+// partition, so the plan prunes by partition only on fields derived from
+// a key column alone (bucket, identity, truncate of the key: the key fixes
+// that part of the partition, keyPartitionFilter); fields on other columns
+// (day(updated_at)) prune nothing, and keys are looked up in the files of
+// every such partition (by key bounds). The old row is deleted where it is
+// and the new one written where it belongs. A position delete file takes
+// the spec and partition of the data file it references.
 //
 // # Maintenance
 //

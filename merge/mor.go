@@ -88,11 +88,12 @@ func planMergeOnRead(ctx context.Context, tbl *table.Table, key []string, res *d
 	deleted := map[string]map[int64]bool{} // data file -> positions already deleted
 	readDeletes := map[string]bool{}
 	var cands []table.FileScanTask
+	inPartition := keyPartitionFilter(tbl, key, res) // nil: the partition says nothing about keys
 	for _, task := range tasks {
 		if len(task.EqualityDeleteFiles)+len(task.DeletionVectorFiles) > 0 {
 			return nil, fmt.Errorf("data file %s has equality deletes or deletion vectors; cdcmerge's merge-on-read writes position deletes and does not mix them", task.File.FilePath())
 		}
-		if !mayHold(task.File, first, res) {
+		if !mayHold(task.File, first, res) || (inPartition != nil && !inPartition(task.File)) {
 			continue
 		}
 		cands = append(cands, task)

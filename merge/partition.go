@@ -1,12 +1,15 @@
 package merge
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
+
+	"github.com/cdcmerge/cdcmerge/dedupe"
 )
 
 // PartitionField is one field of a table's partition spec as the config
@@ -239,4 +242,124 @@ func partitionOf(tbl *table.Table, df iceberg.DataFile) (iceberg.PartitionSpec, 
 		p = map[int]any{}
 	}
 	return *spec, p
+}
+
+// keyPartitionFilter returns a test of whether a data file may hold a key
+// of res judged by its partition, or nil when no partition field is
+// derived from a key column alone. A field such as bucket(16, id) or
+// identity(id) on a key column puts every row of a key in one partition,
+// whatever its other values, so a file of another partition cannot hold
+// the key; fields on other columns (day(updated_at)) say nothing about
+// where a key lives and are ignored. Only int, long and string key
+// columns are decoded; others turn pruning off.
+func keyPartitionFilter(tbl *table.Table, key []string, res *dedupe.Result) func(iceberg.DataFile) bool {
+	spec := tbl.Spec()
+	sc := tbl.Schema()
+	types := make([]iceberg.Type, len(key))
+	pos := map[int]int{} // field ID -> position in key
+	for j, k := range key {
+		f, ok := sc.FindFieldByNameCaseInsensitive(k)
+		if !ok {
+			return nil
+		}
+		types[j], pos[f.ID] = f.Type, j
+		switch f.Type.(type) {
+		case iceberg.Int32Type, iceberg.Int64Type, iceberg.StringType:
+		default:
+			return nil
+		}
+	}
+	type keyField struct {
+		id, col int
+		tr      iceberg.Transform
+	}
+	var fields []keyField
+	for _, pf := range spec.Fields() {
+		if j, ok := pos[pf.SourceID()]; ok {
+			fields = append(fields, keyField{pf.FieldID, j, pf.Transform})
+		}
+	}
+	if len(fields) == 0 || res.Keys.Len() == 0 {
+		return nil
+	}
+	tuple := func(vals []any) string {
+		var b strings.Builder
+		for _, v := range vals {
+			fmt.Fprint(&b, v)
+			b.WriteByte(0)
+		}
+		return b.String()
+	}
+	want := map[string]bool{}
+	lits := make([]iceberg.Literal, len(key))
+	vals := make([]any, len(fields))
+	for i := 0; i < res.Keys.Len(); i++ {
+		if !decodeKey(res.Keys.Key(int32(i)), types, lits) {
+			return nil
+		}
+		for f, kf := range fields {
+			out := kf.tr.Apply(iceberg.Optional[iceberg.Literal]{Val: lits[kf.col], Valid: true})
+			if !out.Valid {
+				return nil
+			}
+			vals[f] = out.Val.Any()
+		}
+		want[tuple(vals)] = true
+	}
+	specID := spec.ID()
+	return func(df iceberg.DataFile) bool {
+		if int(df.SpecID()) != specID {
+			return true
+		}
+		p := df.Partition()
+		vals := make([]any, len(fields))
+		for f, kf := range fields {
+			v, ok := p[kf.id]
+			if !ok || v == nil {
+				return true
+			}
+			vals[f] = v
+		}
+		return want[tuple(vals)]
+	}
+}
+
+// decodeKey decodes a key encoded by package dedupe into literals of the
+// key column types (int, long or string), reporting whether it could.
+func decodeKey(b []byte, types []iceberg.Type, out []iceberg.Literal) bool {
+	for j, t := range types {
+		switch t.(type) {
+		case iceberg.Int32Type, iceberg.Int64Type:
+			if len(b) < 8 {
+				return false
+			}
+			v := int64(binary.BigEndian.Uint64(b) ^ (1 << 63))
+			b = b[8:]
+			if _, ok := t.(iceberg.Int32Type); ok {
+				out[j] = iceberg.NewLiteral(int32(v))
+			} else {
+				out[j] = iceberg.NewLiteral(v)
+			}
+		case iceberg.StringType:
+			var s []byte
+			for {
+				if len(b) < 2 {
+					return false
+				}
+				if b[0] != 0 {
+					s, b = append(s, b[0]), b[1:]
+					continue
+				}
+				if b[1] == 1 { // terminator
+					b = b[2:]
+					break
+				}
+				s, b = append(s, 0), b[2:] // escaped NUL
+			}
+			out[j] = iceberg.NewLiteral(string(s))
+		default:
+			return false
+		}
+	}
+	return len(b) == 0
 }

@@ -1,8 +1,11 @@
 package merge_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math/rand"
 	"path/filepath"
 	"strings"
@@ -253,6 +256,81 @@ func TestPartitionWriteLosesNoRows(t *testing.T) {
 		}
 		if tbl, _ := cat.LoadTable(ctx, ident); tbl != nil && tbl.CurrentSnapshot() != nil {
 			t.Fatalf("a snapshot was committed: %v", tbl.CurrentSnapshot())
+		}
+	}
+}
+
+// TestKeyPartitionPruning: when a partition field is derived from the key
+// alone (bucket, identity or truncate of a key column), a batch reads the
+// keys of the files of its keys' partitions only; partitions on other
+// columns prune nothing. The rows are checked by the model test.
+func TestKeyPartitionPruning(t *testing.T) {
+	for _, tc := range []struct {
+		spec  string
+		prune bool
+	}{
+		{"bucket(8, id)", true},
+		{"truncate(10, id)", true},
+		{"id", true},
+		{"bucket(8, id),v_bool", true},
+		{"v_bool", false},
+	} {
+		for _, mode := range []string{merge.CopyOnWrite, merge.MergeOnRead} {
+			t.Run(tc.spec+"/"+mode, func(t *testing.T) {
+				ctx := context.Background()
+				r := rand.New(rand.NewSource(3))
+				s := newStream(r, false)
+				load := modelFile{name: "LOAD00000001.parquet", load: true}
+				for id := int64(0); id < 200; id++ {
+					rw := []any{"2026-05-10 09:00:00.000000", id}
+					for _, f := range valueCols {
+						rw = append(rw, randomValue(r, f))
+					}
+					load.rows = append(load.rows, rw)
+				}
+				// One update and one key-only delete.
+				cdc := modelFile{name: "20260510-100000000.parquet", rows: [][]any{
+					append([]any{"U", "2026-05-10 10:00:00.000000", int64(7)}, load.rows[7][2:]...),
+					{"D", "2026-05-10 10:00:01.000000", int64(150), nil, nil, nil, nil, nil, nil},
+				}}
+				s.files = []modelFile{load, cdc}
+				root := t.TempDir()
+				src := reader.DirSource{Root: filepath.Join(root, "dms")}
+				cat := openCatalog(t, filepath.Join(root, "wh"))
+				ident := []string{s.schema, s.table}
+				var logs bytes.Buffer
+				opt := merge.Options{Key: s.key, WriteMode: mode, Partition: mustPartition(t, tc.spec),
+					Log: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+				for _, f := range s.files {
+					s.write(t, src.Root, f)
+					logs.Reset()
+					if _, err := merge.Table(ctx, cat, src, tableFiles(t, src, "db.single"), ident, opt); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var line struct {
+					Candidates int `json:"candidates"`
+					DataFiles  int `json:"data_files"`
+				}
+				for _, l := range strings.Split(logs.String(), "\n") {
+					if strings.Contains(l, `"batch committed"`) {
+						if err := json.Unmarshal([]byte(l), &line); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				if line.DataFiles < 3 {
+					t.Fatalf("%d data files; the test needs several partitions", line.DataFiles)
+				}
+				// Pruned: at most the files of the two keys' partitions
+				// (bucket x v_bool: 3 files each), a quarter of all.
+				if tc.prune && line.Candidates*4 > line.DataFiles || !tc.prune && line.Candidates != line.DataFiles {
+					t.Fatalf("read the keys of %d of %d data files (prune=%v)", line.Candidates, line.DataFiles, tc.prune)
+				}
+				tbl, _ := cat.LoadTable(ctx, ident)
+				checkRows(t, tbl, s)
+				checkPartitions(t, tbl)
+			})
 		}
 	}
 }
