@@ -3,7 +3,6 @@ package merge_test
 import (
 	"context"
 	"math/rand"
-	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -14,7 +13,6 @@ import (
 	"github.com/cdcmerge/cdcmerge/dedupe"
 	"github.com/cdcmerge/cdcmerge/internal/testutil"
 	"github.com/cdcmerge/cdcmerge/merge"
-	"github.com/cdcmerge/cdcmerge/reader"
 )
 
 // smallFileTable applies a random stream one file per commit, which
@@ -27,13 +25,7 @@ func smallFileTable(t *testing.T, mode string, partition string) (icecat.Catalog
 	for len(s.files) < 6 {
 		s = newStream(r, false)
 	}
-	root := t.TempDir()
-	src := reader.DirSource{Root: filepath.Join(root, "dms")}
-	for _, f := range s.files {
-		s.write(t, src.Root, f)
-	}
-	cat := openCatalog(t, filepath.Join(root, "wh"))
-	ident := []string{s.schema, s.table}
+	src, cat, ident := stage(t, s)
 	opt := merge.Options{Key: s.key, WriteMode: mode, BatchFiles: 1, Partition: mustPartition(t, partition)}
 	if _, err := merge.Table(ctx, cat, src, tableFiles(t, src, s.schema+"."+s.table), ident, opt); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go"
+	icecat "github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
 
 	"github.com/cdcmerge/cdcmerge/merge"
@@ -180,15 +181,8 @@ func TestParsePartition(t *testing.T) {
 // be changed by a run.
 func TestPartitionErrors(t *testing.T) {
 	ctx := context.Background()
-	r := rand.New(rand.NewSource(1))
-	s := newStream(r, false)
-	root := t.TempDir()
-	src := reader.DirSource{Root: filepath.Join(root, "dms")}
-	for _, f := range s.files {
-		s.write(t, src.Root, f)
-	}
-	cat := openCatalog(t, filepath.Join(root, "wh"))
-	ident := []string{s.schema, s.table}
+	s := newStream(rand.New(rand.NewSource(1)), false)
+	src, cat, ident := stage(t, s)
 	tf := tableFiles(t, src, s.schema+"."+s.table)
 	for spec, msg := range map[string]string{
 		"day(nope)":         `column "nope" is not in the table; columns are commit_ts, id,`,
@@ -333,4 +327,16 @@ func TestKeyPartitionPruning(t *testing.T) {
 			})
 		}
 	}
+}
+
+// stage writes every file of s into a fresh source folder, and opens a
+// fresh catalog for its table.
+func stage(t *testing.T, s modelStream) (reader.DirSource, icecat.Catalog, []string) {
+	t.Helper()
+	root := t.TempDir()
+	src := reader.DirSource{Root: filepath.Join(root, "dms")}
+	for _, f := range s.files {
+		s.write(t, src.Root, f)
+	}
+	return src, openCatalog(t, filepath.Join(root, "wh")), []string{s.schema, s.table}
 }

@@ -257,30 +257,16 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 		}
 		cfg.BatchFiles = n
 	}
-	if v := os.Getenv("CDCMERGE_KEY"); v != "" {
-		envKeys := keyFlags{}
-		for _, part := range strings.Split(v, ";") {
-			if strings.TrimSpace(part) == "" {
-				continue
-			}
-			if err := envKeys.Set(strings.TrimSpace(part)); err != nil {
-				return nil, usagef("CDCMERGE_KEY: %v", err)
-			}
-		}
-		mergeKeys(cfg, envKeys)
+	envKeys := keyFlags{}
+	if err := envPerTable("CDCMERGE_KEY", envKeys.Set); err != nil {
+		return nil, err
 	}
-	if v := os.Getenv("CDCMERGE_PARTITION"); v != "" {
-		envParts := partitionFlags{}
-		for _, part := range strings.Split(v, ";") {
-			if strings.TrimSpace(part) == "" {
-				continue
-			}
-			if err := envParts.Set(strings.TrimSpace(part)); err != nil {
-				return nil, usagef("CDCMERGE_PARTITION: %v", err)
-			}
-		}
-		mergePartitions(cfg, envParts)
+	mergeKeys(cfg, envKeys)
+	envParts := partitionFlags{}
+	if err := envPerTable("CDCMERGE_PARTITION", envParts.Set); err != nil {
+		return nil, err
 	}
+	mergePartitions(cfg, envParts)
 	for name, dst := range map[string]*int{"CDCMERGE_COMPACT_AFTER_SMALL_FILES": &cfg.CompactSmallFiles, "CDCMERGE_EXPIRE_RETAIN_LAST": &cfg.ExpireRetainLast} {
 		if v := os.Getenv(name); v != "" {
 			n, err := strconv.Atoi(v)
@@ -421,6 +407,20 @@ func mergeKeys(cfg *Config, keys keyFlags) {
 		tc.Key = keys[t]
 		cfg.Tables[t] = tc
 	}
+}
+
+// envPerTable gives each ';'-separated part of environment variable name
+// (one table's setting, as its flag takes it) to set.
+func envPerTable(name string, set func(string) error) error {
+	for _, part := range strings.Split(os.Getenv(name), ";") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		if err := set(part); err != nil {
+			return usagef("%s: %v", name, err)
+		}
+	}
+	return nil
 }
 
 func mergePartitions(cfg *Config, parts partitionFlags) {
