@@ -209,13 +209,14 @@ func LoadTable(ctx context.Context, cat icecat.Catalog, ident table.Identifier) 
 	return tbl, nil
 }
 
-// CreateTable creates the namespace if needed and then the table.
-func CreateTable(ctx context.Context, cat icecat.Catalog, ident table.Identifier, sc *iceberg.Schema, props iceberg.Properties) (*table.Table, error) {
+// CreateTable creates the namespace if needed and then the table (opts
+// may add a partition spec).
+func CreateTable(ctx context.Context, cat icecat.Catalog, ident table.Identifier, sc *iceberg.Schema, props iceberg.Properties, opts ...icecat.CreateTableOpt) (*table.Table, error) {
 	ns := icecat.NamespaceFromIdent(ident)
 	if err := cat.CreateNamespace(ctx, ns, nil); err != nil && !errors.Is(err, icecat.ErrNamespaceAlreadyExists) {
 		return nil, fmt.Errorf("creating namespace %s: %w", strings.Join(ns, "."), err)
 	}
-	tbl, err := cat.CreateTable(ctx, ident, sc, icecat.WithProperties(props))
+	tbl, err := cat.CreateTable(ctx, ident, sc, append([]icecat.CreateTableOpt{icecat.WithProperties(props)}, opts...)...)
 	if errors.Is(err, icecat.ErrTableAlreadyExists) {
 		// Another writer created it first: use theirs.
 		return cat.LoadTable(ctx, ident)

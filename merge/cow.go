@@ -35,6 +35,9 @@ type matches struct {
 	// candidates counts files whose bounds could hold a key (read), and
 	// files counts all data files of the snapshot.
 	candidates, files int
+	// dataFiles holds, for merge-on-read, the data file of each path in
+	// deletes: a delete file takes its data file's partition.
+	dataFiles map[string]iceberg.DataFile
 }
 
 // planCopyOnWrite finds the data files of tbl that hold keys of res.
@@ -53,12 +56,13 @@ func planCopyOnWrite(ctx context.Context, tbl *table.Table, key []string, res *d
 	if !ok {
 		return nil, fmt.Errorf("key column %q is not in the table", key[0])
 	}
+	inPartition := keyPartitionFilter(tbl, key, res) // nil: the partition says nothing about keys
 	var buf []byte
 	for _, task := range tasks {
 		if len(task.DeleteFiles)+len(task.EqualityDeleteFiles)+len(task.DeletionVectorFiles) > 0 {
 			return nil, fmt.Errorf("data file %s has delete files; this table is copy-on-write and cdcmerge does not mix write modes on one table", task.File.FilePath())
 		}
-		if !mayHold(task.File, first, res) {
+		if !mayHold(task.File, first, res) || (inPartition != nil && !inPartition(task.File)) {
 			continue
 		}
 		m.candidates++

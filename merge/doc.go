@@ -17,6 +17,29 @@
 // appended. Removing the rewritten files and adding the new ones happen in
 // one snapshot, whose summary carries the checkpoint.
 //
+// # Partitioned tables
+//
+// A table cdcmerge creates may have a partition spec (Options.Partition,
+// validated against the columns in partitionSpec). Rows are written
+// through iceberg-go's fanout writer, one file per partition. A key-only
+// delete has no partition value, and an update may move its row to another
+// partition, so the plan prunes by partition only on fields derived from
+// a key column alone (bucket, identity, truncate of the key: the key fixes
+// that part of the partition, keyPartitionFilter); fields on other columns
+// (day(updated_at)) prune nothing, and keys are looked up in the files of
+// every such partition (by key bounds). The old row is deleted where it is
+// and the new one written where it belongs. A position delete file takes
+// the spec and partition of the data file it references.
+//
+// # Maintenance
+//
+// Compact bin-packs each partition's small files and folds delete files in,
+// optionally sorting each group by key; CompactIfNeeded does it when a
+// threshold (delete files, small files) is reached; Expire and
+// CleanOrphans drop old snapshots and unreferenced files. Every
+// maintenance commit carries the checkpoint forward, and one that races a
+// run fails or makes the run re-plan: neither loses rows.
+//
 // # Invariants
 //   - After a commit, every key of K appears at most once in the table:
 //     deleted if its latest change is D, otherwise as its latest after-image.
@@ -27,4 +50,6 @@
 //   - Shared CDC files of an S3 source (Options.Shared) are in the CDC list
 //     of every table; a table reads only its own rows of them, so its
 //     checkpoint moves over them independently of the other tables'.
+//   - Every row of a data file belongs to the file's partition, and the
+//     data files of a commit hold exactly the rows given to the writer.
 package merge

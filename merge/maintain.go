@@ -3,15 +3,23 @@ package merge
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 	"github.com/apache/iceberg-go/table/compaction"
 
 	"github.com/cdcmerge/cdcmerge/catalog"
+	"github.com/cdcmerge/cdcmerge/dedupe"
+	"github.com/cdcmerge/cdcmerge/reader"
+	"github.com/cdcmerge/cdcmerge/writer"
 )
 
 // CompactOptions tune Compact.
@@ -25,6 +33,10 @@ type CompactOptions struct {
 	// DeleteFileThreshold rewrites a data file once this many delete files
 	// apply to it (0: 1, so every position delete is folded in).
 	DeleteFileThreshold int
+	// SortByKey sorts the rows of each rewritten group by the table's key,
+	// so readers filtering on the key skip most files by their bounds. A
+	// group (at most a few target-size files) is sorted in memory.
+	SortByKey bool
 }
 
 // CompactResult says what Compact did.
@@ -48,10 +60,7 @@ func Compact(ctx context.Context, tbl *table.Table, opt CompactOptions) (Compact
 		return res, nil
 	}
 	cfg := compaction.DefaultConfig()
-	target := opt.TargetFileSize
-	if target <= 0 {
-		target = int64(tbl.Properties().GetInt(table.WriteTargetFileSizeBytesKey, table.WriteTargetFileSizeBytesDefault))
-	}
+	target := targetFileSize(tbl, opt.TargetFileSize)
 	cfg.TargetFileSizeBytes, cfg.MinFileSizeBytes, cfg.MaxFileSizeBytes = target, target*3/4, target*9/5
 	if opt.MinInputFiles > 0 {
 		cfg.MinInputFiles = opt.MinInputFiles
@@ -64,9 +73,11 @@ func Compact(ctx context.Context, tbl *table.Table, opt CompactOptions) (Compact
 	if len(plan.Groups) == 0 {
 		return res, nil
 	}
-	groups := make([]table.CompactionTaskGroup, len(plan.Groups))
-	for i, g := range plan.Groups {
-		groups[i] = table.CompactionTaskGroup{PartitionKey: g.PartitionKey, Tasks: g.Tasks, TotalSizeBytes: g.TotalSizeBytes}
+	var key []string
+	if opt.SortByKey {
+		if key = identifierNames(tbl); len(key) == 0 {
+			return res, fmt.Errorf("table %s: --sort-by-key needs the table's key, and the table has no identifier fields", name)
+		}
 	}
 	// The compaction snapshot carries the table's checkpoint forward, so
 	// that expiring the older snapshots can never lose it.
@@ -75,17 +86,136 @@ func Compact(ctx context.Context, tbl *table.Table, opt CompactOptions) (Compact
 		props[catalog.SummaryCheckpoint] = cp.Encode()
 	}
 	tx := tbl.NewTransaction()
-	out, err := tx.RewriteDataFiles(ctx, groups, table.RewriteDataFilesOptions{SnapshotProps: props})
-	if err != nil {
-		return res, fmt.Errorf("table %s: compacting: %w", name, err)
+	rewrite := tx.NewRewrite(props)
+	// Each group holds the files of one partition (compaction.Analyze
+	// groups by partition), so every output file stays in one partition.
+	for _, g := range plan.Groups {
+		group := table.CompactionTaskGroup{PartitionKey: g.PartitionKey, Tasks: g.Tasks, TotalSizeBytes: g.TotalSizeBytes}
+		var gr table.CompactionGroupResult
+		if opt.SortByKey {
+			gr, err = sortedGroup(ctx, tbl, group, key, target)
+		} else {
+			gr, err = table.ExecuteCompactionGroup(ctx, tbl, group, table.WithCompactionTargetFileSize(target))
+		}
+		if err != nil {
+			return res, fmt.Errorf("table %s: compacting: %w", name, err)
+		}
+		if len(gr.OldDataFiles) == 0 && len(gr.NewDataFiles) == 0 {
+			continue
+		}
+		rewrite.ApplyResult(gr)
+		res.RemovedDataFiles += len(gr.OldDataFiles)
+		res.AddedDataFiles += len(gr.NewDataFiles)
+		res.RemovedDeleteFiles += len(gr.SafePosDeletes) + len(gr.SafeDeletionVectors)
+	}
+	if res.RemovedDataFiles == 0 {
+		return res, nil
+	}
+	if err := rewrite.Commit(ctx); err != nil {
+		return CompactResult{Table: name}, fmt.Errorf("table %s: compacting: %w", name, err)
 	}
 	if _, err := tx.Commit(ctx); err != nil {
-		return res, fmt.Errorf("table %s: committing the compaction (a concurrent run may have committed first; nothing was lost: compact again): %w", name, err)
+		return CompactResult{Table: name}, fmt.Errorf("table %s: committing the compaction (a concurrent run may have committed first; nothing was lost: compact again): %w", name, err)
 	}
-	res.RemovedDataFiles = out.RemovedDataFiles
-	res.AddedDataFiles = out.AddedDataFiles
-	res.RemovedDeleteFiles = out.RemovedPositionDeleteFiles + out.RemovedEqualityDeleteFiles
 	return res, nil
+}
+
+// targetFileSize is size if set, else the table's
+// write.target-file-size-bytes (default 512 MiB).
+func targetFileSize(tbl *table.Table, size int64) int64 {
+	if size > 0 {
+		return size
+	}
+	return int64(tbl.Properties().GetInt(table.WriteTargetFileSizeBytesKey, table.WriteTargetFileSizeBytesDefault))
+}
+
+func identifierNames(tbl *table.Table) []string {
+	sc := tbl.Schema()
+	var out []string
+	for _, id := range sc.IdentifierFieldIDs {
+		if f, ok := sc.FindFieldByID(id); ok {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
+
+// sortedGroup rewrites a compaction group like
+// table.ExecuteCompactionGroup, with its live rows sorted by key.
+func sortedGroup(ctx context.Context, tbl *table.Table, g table.CompactionTaskGroup, key []string, target int64) (table.CompactionGroupResult, error) {
+	sc, recs, err := tbl.Scan().ReadTasks(ctx, g.Tasks)
+	if err != nil {
+		return table.CompactionGroupResult{}, err
+	}
+	var chunks []arrow.RecordBatch
+	defer func() {
+		for _, c := range chunks {
+			c.Release()
+		}
+	}()
+	for rec, err := range recs {
+		if err != nil {
+			return table.CompactionGroupResult{}, err
+		}
+		chunks = append(chunks, rec)
+	}
+	old := make([]iceberg.DataFile, len(g.Tasks))
+	for i, t := range g.Tasks {
+		old[i] = t.File
+	}
+	out := table.CompactionGroupResult{
+		PartitionKey:        g.PartitionKey,
+		OldDataFiles:        old,
+		SafePosDeletes:      table.CollectSafePositionDeletes(g.Tasks),
+		SafeDeletionVectors: table.CollectSafeDeletionVectors(g.Tasks),
+		BytesBefore:         g.TotalSizeBytes,
+	}
+	tab := array.NewTableFromRecords(sc, chunks)
+	defer tab.Release()
+	if tab.NumRows() == 0 {
+		return out, nil // every row was deleted
+	}
+	cols := make([]arrow.Array, sc.NumFields())
+	for i := range cols {
+		if cols[i], err = array.Concatenate(tab.Column(i).Data().Chunks(), memory.DefaultAllocator); err != nil {
+			return table.CompactionGroupResult{}, err
+		}
+		defer cols[i].Release()
+	}
+	all := array.NewRecordBatch(sc, cols, tab.NumRows())
+	defer all.Release()
+	idx := make([]int, len(key))
+	for i, k := range key {
+		if idx[i] = reader.ColumnIndex(sc, k); idx[i] < 0 {
+			return table.CompactionGroupResult{}, fmt.Errorf("key column %q is not in the table", k)
+		}
+	}
+	enc, err := dedupe.NewKeyEncoder(all, idx)
+	if err != nil {
+		return table.CompactionGroupResult{}, err
+	}
+	keys := make([]string, all.NumRows())
+	order := make([]int64, all.NumRows())
+	var buf []byte
+	for i := range keys {
+		buf, _ = enc.Append(buf[:0], i)
+		keys[i], order[i] = string(buf), int64(i)
+	}
+	sort.SliceStable(order, func(a, b int) bool { return keys[order[a]] < keys[order[b]] })
+	ib := array.NewInt64Builder(memory.DefaultAllocator)
+	ib.AppendValues(order, nil)
+	indices := ib.NewArray()
+	ib.Release()
+	defer indices.Release()
+	sorted, err := compute.Take(ctx, *compute.DefaultTakeOptions(), compute.NewDatumWithoutOwning(all), compute.NewDatumWithoutOwning(indices))
+	if err != nil {
+		return table.CompactionGroupResult{}, fmt.Errorf("sorting by key: %w", err)
+	}
+	defer sorted.Release()
+	rec := sorted.(*compute.RecordDatum).Value
+	one := func(yield func(arrow.RecordBatch, error) bool) { yield(rec, nil) }
+	out.NewDataFiles, err = writer.DataFiles(ctx, tbl, sc, one, writer.Options{TargetFileSize: target, Parallel: 1})
+	return out, err
 }
 
 // Expire removes snapshots older than olderThan, keeping at least
@@ -126,18 +256,58 @@ func CleanOrphans(ctx context.Context, tbl *table.Table, olderThan time.Duration
 	return res.DeletedFiles, nil
 }
 
-// CompactIfNeeded compacts the table when its current snapshot counts at
-// least deleteFiles delete files (0: never), so merge-on-read tables stay
-// fast to read without a separate job. It returns whether it compacted.
-func CompactIfNeeded(ctx context.Context, tbl *table.Table, deleteFiles int) (bool, CompactResult, error) {
+// CompactThresholds say when a run compacts a table after its commits
+// (each 0: never).
+type CompactThresholds struct {
+	// DeleteFiles: the current snapshot counts at least this many delete
+	// files (merge-on-read), which slow every read down.
+	DeleteFiles int
+	// SmallFiles: at least this many data files are small, below 3/4 of
+	// the target size (the size under which compaction rewrites a file).
+	SmallFiles int
+	// TargetFileSize overrides the table's write.target-file-size-bytes.
+	TargetFileSize int64
+}
+
+// CompactIfNeeded compacts the table when a threshold is reached, so
+// tables stay fast to read without a separate job. It returns whether it
+// compacted.
+func CompactIfNeeded(ctx context.Context, tbl *table.Table, th CompactThresholds) (bool, CompactResult, error) {
 	snap := tbl.CurrentSnapshot()
-	if deleteFiles <= 0 || snap == nil || snap.Summary == nil {
+	if snap == nil || snap.Summary == nil {
 		return false, CompactResult{}, nil
 	}
-	n, _ := strconv.Atoi(snap.Summary.Properties["total-delete-files"])
-	if n < deleteFiles {
+	opt := CompactOptions{TargetFileSize: th.TargetFileSize}
+	if n, _ := strconv.Atoi(snap.Summary.Properties["total-delete-files"]); th.DeleteFiles > 0 && n >= th.DeleteFiles {
+		opt.MinInputFiles = 1 // fold every delete file in, even into a lone file
+	}
+	if opt.MinInputFiles == 0 && th.SmallFiles > 0 {
+		n, err := smallFiles(ctx, tbl, targetFileSize(tbl, th.TargetFileSize)*3/4)
+		if err != nil {
+			return false, CompactResult{}, err
+		}
+		if n >= th.SmallFiles {
+			opt.MinInputFiles = 2 // a lone small file in its partition stays
+		}
+	}
+	if opt.MinInputFiles == 0 {
 		return false, CompactResult{}, nil
 	}
-	res, err := Compact(ctx, tbl, CompactOptions{MinInputFiles: 1})
+	res, err := Compact(ctx, tbl, opt)
 	return err == nil, res, err
+}
+
+// smallFiles counts the data files of the current snapshot below size.
+func smallFiles(ctx context.Context, tbl *table.Table, size int64) (int, error) {
+	tasks, err := tbl.Scan().PlanFiles(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("table %s: listing data files: %w", strings.Join(tbl.Identifier(), "."), err)
+	}
+	n := 0
+	for _, t := range tasks {
+		if t.File.FileSizeBytes() < size {
+			n++
+		}
+	}
+	return n, nil
 }

@@ -81,6 +81,10 @@ type Options struct {
 	// reader.CSVChanges in the table's CDC list): the table takes its own
 	// rows of each, found by its DMS name schema.table.
 	Shared *reader.SharedCDC
+	// Partition is the partition spec of a table cdcmerge creates (none:
+	// unpartitioned). An existing table keeps its own; giving another one
+	// is an error.
+	Partition []PartitionField
 }
 
 // DocumentOptions tune how DocumentDB/MongoDB output becomes columns.
@@ -174,6 +178,11 @@ func Table(ctx context.Context, cat icecat.Catalog, src reader.Source, tf reader
 	if tbl != nil && opt.WriteMode != "" && writeMode(tbl) != opt.WriteMode {
 		return st, fmt.Errorf("table %s is %s but %s was asked for; a table's write mode is changed by an explicit step, not by a run: drop --write-mode for this table", name, writeMode(tbl), opt.WriteMode)
 	}
+	if tbl != nil && len(opt.Partition) > 0 {
+		if have, want := specString(tbl), configuredSpecString(tbl, opt.Partition); have != want {
+			return st, fmt.Errorf("table %s is partitioned by (%s) but the config asks for (%s); a table's partitioning is set when cdcmerge creates it: fix the partition setting for this table", name, have, want)
+		}
+	}
 	runID := uuid.NewString()
 	replans := 0
 	for {
@@ -241,14 +250,7 @@ func applyPending(ctx context.Context, tbl *table.Table, runID string, b batchRu
 
 func resolveKey(name string, tbl *table.Table, given []string) ([]string, error) {
 	if tbl != nil {
-		sc := tbl.Schema()
-		var have []string
-		for _, id := range sc.IdentifierFieldIDs {
-			if f, ok := sc.FindFieldByID(id); ok {
-				have = append(have, f.Name)
-			}
-		}
-		if len(have) > 0 {
+		if have := identifierNames(tbl); len(have) > 0 {
 			if len(given) > 0 && !sameNames(have, given) {
 				return nil, &KeyError{name, fmt.Sprintf("the table's identifier fields are (%s) but the key given is (%s); a table's key cannot change: fix the --key setting",
 					strings.Join(have, ","), strings.Join(given, ","))}
@@ -445,7 +447,7 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 	if err := fault.Point(fault.AfterDataFiles); err != nil {
 		return nil, cp, err
 	}
-	deletes, err := writePositionDeletes(ctx, tbl, m.deletes, b.opt.Mem)
+	deletes, err := writePositionDeletes(ctx, tbl, m.deletes, m.dataFiles, b.opt.Mem)
 	if err != nil {
 		return nil, cp, fmt.Errorf("table %s: %w", b.name, err)
 	}
@@ -663,7 +665,7 @@ func (b *batchRun) ensureTable(ctx context.Context, tbl *table.Table, sc *arrow.
 	for k, v := range b.opt.TableProperties {
 		props[k] = v
 	}
-	tbl, err := createTable(ctx, b.cat, b.ident, sc, b.key, props)
+	tbl, err := createTable(ctx, b.cat, b.ident, sc, b.key, props, b.opt.Partition)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	icecat "github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/table"
 
 	"github.com/cdcmerge/cdcmerge/catalog"
 	"github.com/cdcmerge/cdcmerge/gen"
@@ -255,90 +256,103 @@ func TestModel(t *testing.T) {
 		composite := seed%2 == 1
 		t.Run(fmt.Sprintf("%s/seed%d", mode, seed), func(t *testing.T) {
 			t.Parallel()
-			ctx := context.Background()
 			r := rand.New(rand.NewSource(int64(seed)))
-			s := newStream(r, composite)
-			root := t.TempDir()
-			src := reader.DirSource{Root: filepath.Join(root, "dms")}
-			cat := openCatalog(t, filepath.Join(root, "wh"))
-			ident := []string{s.schema, s.table}
-			revealed := 0
-			for revealed < len(s.files) {
-				step := 1 + r.Intn(4)
-				for i := 0; i < step && revealed < len(s.files); i++ {
-					s.write(t, src.Root, s.files[revealed])
-					revealed++
+			runModel(t, r, newStream(r, composite), mode, nil, nil)
+		})
+	}
+}
+
+// runModel reveals the files of s a few at a time, runs the engine after
+// each step in write mode mode (creating the table with partition), with
+// compaction and expiry interleaved at random, and compares the table with
+// the model after every step; check, when set, inspects the table too.
+func runModel(t *testing.T, r *rand.Rand, s modelStream, mode string, partition []merge.PartitionField, check func(*testing.T, *table.Table)) {
+	ctx := context.Background()
+	root := t.TempDir()
+	src := reader.DirSource{Root: filepath.Join(root, "dms")}
+	cat := openCatalog(t, filepath.Join(root, "wh"))
+	ident := []string{s.schema, s.table}
+	revealed := 0
+	for revealed < len(s.files) {
+		step := 1 + r.Intn(4)
+		for i := 0; i < step && revealed < len(s.files); i++ {
+			s.write(t, src.Root, s.files[revealed])
+			revealed++
+		}
+		opt := merge.Options{Key: s.key, BatchFiles: 1 + r.Intn(4), WriteMode: mode, Partition: partition}
+		if r.Intn(3) == 0 {
+			opt.BatchBytes = 1 // one file per batch
+		}
+		st, err := merge.Table(ctx, cat, src, tableFiles(t, src, s.schema+"."+s.table), ident, opt)
+		if err != nil {
+			t.Fatalf("run after %d files: %v", revealed, err)
+		}
+		tbl, err := cat.LoadTable(ctx, ident)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := testutil.ReadTable(ctx, tbl, s.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := testutil.Diff(s.replay(revealed), got, 10); d != "" {
+			t.Fatalf("after %d of %d files (stats %+v):\n%s", revealed, len(s.files), st, d)
+		}
+		if check != nil {
+			check(t, tbl)
+		}
+		if mode == merge.MergeOnRead {
+			// Merge-on-read never rewrites a data file: it only adds
+			// data files and position delete files.
+			for _, snap := range tbl.Metadata().Snapshots() {
+				if snap.Summary.Properties["cdcmerge.files"] == "" {
+					continue // a compaction, not a merge
 				}
-				opt := merge.Options{Key: s.key, BatchFiles: 1 + r.Intn(4), WriteMode: mode}
-				if r.Intn(3) == 0 {
-					opt.BatchBytes = 1 // one file per batch
-				}
-				st, err := merge.Table(ctx, cat, src, tableFiles(t, src, s.schema+"."+s.table), ident, opt)
-				if err != nil {
-					t.Fatalf("run after %d files: %v", revealed, err)
-				}
-				tbl, err := cat.LoadTable(ctx, ident)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := testutil.ReadTable(ctx, tbl, s.key)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if d := testutil.Diff(s.replay(revealed), got, 10); d != "" {
-					t.Fatalf("after %d of %d files (stats %+v):\n%s", revealed, len(s.files), st, d)
-				}
-				if mode == merge.MergeOnRead {
-					// Merge-on-read never rewrites a data file: it only adds
-					// data files and position delete files.
-					for _, snap := range tbl.Metadata().Snapshots() {
-						if snap.Summary.Properties["cdcmerge.files"] == "" {
-							continue // a compaction, not a merge
-						}
-						if v := snap.Summary.Properties["deleted-data-files"]; v != "" && v != "0" {
-							t.Fatalf("merge-on-read snapshot %d removed %s data files", snap.SnapshotID, v)
-						}
-					}
-				}
-				if want := s.files[revealed-1].name; st.Checkpoint.CDCLast != want && st.Checkpoint.LoadLast != want {
-					t.Fatalf("checkpoint %+v does not name the last file %s", st.Checkpoint, want)
-				}
-				// Maintenance interleaved at random: compaction folds delete
-				// files and small files together, expiry drops old
-				// snapshots; the table and its checkpoint must survive both.
-				if r.Intn(3) == 0 {
-					if _, err := merge.Compact(ctx, tbl, merge.CompactOptions{TargetFileSize: 1 << 20, MinInputFiles: 2}); err != nil {
-						t.Fatalf("compact: %v", err)
-					}
-					tbl, _ = cat.LoadTable(ctx, ident)
-					if r.Intn(2) == 0 {
-						if err := merge.Expire(ctx, tbl, 0, 1); err != nil {
-							t.Fatalf("expire: %v", err)
-						}
-						tbl, _ = cat.LoadTable(ctx, ident)
-						if _, err := merge.CleanOrphans(ctx, tbl, 0, false); err != nil {
-							t.Fatalf("clean orphans: %v", err)
-						}
-					}
-					got, err := testutil.ReadTable(ctx, tbl, s.key)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if d := testutil.Diff(s.replay(revealed), got, 10); d != "" {
-						t.Fatalf("after maintenance, %d files:\n%s", revealed, d)
-					}
-				}
-				// A rerun with nothing new must change nothing.
-				before := tbl.CurrentSnapshot().SnapshotID
-				st2, err := merge.Table(ctx, cat, src, tableFiles(t, src, s.schema+"."+s.table), ident, opt)
-				if err != nil {
-					t.Fatal(err)
-				}
-				tbl2, _ := cat.LoadTable(ctx, ident)
-				if st2.Commits != 0 || tbl2.CurrentSnapshot().SnapshotID != before {
-					t.Fatalf("rerun committed: %+v", st2)
+				if v := snap.Summary.Properties["deleted-data-files"]; v != "" && v != "0" {
+					t.Fatalf("merge-on-read snapshot %d removed %s data files", snap.SnapshotID, v)
 				}
 			}
-		})
+		}
+		if want := s.files[revealed-1].name; st.Checkpoint.CDCLast != want && st.Checkpoint.LoadLast != want {
+			t.Fatalf("checkpoint %+v does not name the last file %s", st.Checkpoint, want)
+		}
+		// Maintenance interleaved at random: compaction folds delete
+		// files and small files together, expiry drops old
+		// snapshots; the table and its checkpoint must survive both.
+		if r.Intn(3) == 0 {
+			if _, err := merge.Compact(ctx, tbl, merge.CompactOptions{TargetFileSize: 1 << 20, MinInputFiles: 2, SortByKey: r.Intn(2) == 0}); err != nil {
+				t.Fatalf("compact: %v", err)
+			}
+			tbl, _ = cat.LoadTable(ctx, ident)
+			if r.Intn(2) == 0 {
+				if err := merge.Expire(ctx, tbl, 0, 1); err != nil {
+					t.Fatalf("expire: %v", err)
+				}
+				tbl, _ = cat.LoadTable(ctx, ident)
+				if _, err := merge.CleanOrphans(ctx, tbl, 0, false); err != nil {
+					t.Fatalf("clean orphans: %v", err)
+				}
+			}
+			got, err := testutil.ReadTable(ctx, tbl, s.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := testutil.Diff(s.replay(revealed), got, 10); d != "" {
+				t.Fatalf("after maintenance, %d files:\n%s", revealed, d)
+			}
+			if check != nil {
+				check(t, tbl)
+			}
+		}
+		// A rerun with nothing new must change nothing.
+		before := tbl.CurrentSnapshot().SnapshotID
+		st2, err := merge.Table(ctx, cat, src, tableFiles(t, src, s.schema+"."+s.table), ident, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tbl2, _ := cat.LoadTable(ctx, ident)
+		if st2.Commits != 0 || tbl2.CurrentSnapshot().SnapshotID != before {
+			t.Fatalf("rerun committed: %+v", st2)
+		}
 	}
 }

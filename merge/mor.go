@@ -62,7 +62,7 @@ const (
 // only meaningful in the file as written), skipping rows that earlier
 // position deletes already removed.
 func planMergeOnRead(ctx context.Context, tbl *table.Table, key []string, res *dedupe.Result, mem memory.Allocator) (*matches, error) {
-	m := &matches{found: make([]bool, res.Keys.Len()), deletes: map[string][]int64{}}
+	m := &matches{found: make([]bool, res.Keys.Len()), deletes: map[string][]int64{}, dataFiles: map[string]iceberg.DataFile{}}
 	if tbl.CurrentSnapshot() == nil || res.Keys.Len() == 0 {
 		return m, nil
 	}
@@ -88,11 +88,12 @@ func planMergeOnRead(ctx context.Context, tbl *table.Table, key []string, res *d
 	deleted := map[string]map[int64]bool{} // data file -> positions already deleted
 	readDeletes := map[string]bool{}
 	var cands []table.FileScanTask
+	inPartition := keyPartitionFilter(tbl, key, res) // nil: the partition says nothing about keys
 	for _, task := range tasks {
 		if len(task.EqualityDeleteFiles)+len(task.DeletionVectorFiles) > 0 {
 			return nil, fmt.Errorf("data file %s has equality deletes or deletion vectors; cdcmerge's merge-on-read writes position deletes and does not mix them", task.File.FilePath())
 		}
-		if !mayHold(task.File, first, res) {
+		if !mayHold(task.File, first, res) || (inPartition != nil && !inPartition(task.File)) {
 			continue
 		}
 		cands = append(cands, task)
@@ -161,6 +162,7 @@ func planMergeOnRead(ctx context.Context, tbl *table.Table, key []string, res *d
 		}
 		if len(h.pos) > 0 {
 			m.deletes[cands[c].File.FilePath()] = h.pos
+			m.dataFiles[cands[c].File.FilePath()] = cands[c].File
 		}
 	}
 	return m, nil
@@ -276,8 +278,9 @@ var posDeleteArrowSchema = arrow.NewSchema([]arrow.Field{
 
 // writePositionDeletes writes one position delete file per data file with
 // deleted rows, each naming the data file it references (so readers apply
-// it to that file alone), sorted by position as the spec requires.
-func writePositionDeletes(ctx context.Context, tbl *table.Table, deletes map[string][]int64, mem memory.Allocator) ([]iceberg.DataFile, error) {
+// it to that file alone), sorted by position as the spec requires, in the
+// partition of that data file (dataFiles).
+func writePositionDeletes(ctx context.Context, tbl *table.Table, deletes map[string][]int64, dataFiles map[string]iceberg.DataFile, mem memory.Allocator) ([]iceberg.DataFile, error) {
 	if len(deletes) == 0 {
 		return nil, nil
 	}
@@ -324,8 +327,9 @@ func writePositionDeletes(ctx context.Context, tbl *table.Table, deletes map[str
 		hi := make([]byte, 8)
 		binary.LittleEndian.PutUint64(lo, uint64(pos[0]))
 		binary.LittleEndian.PutUint64(hi, uint64(pos[len(pos)-1]))
-		b, err := iceberg.NewDataFileBuilder(tbl.Spec(), iceberg.EntryContentPosDeletes, loc, iceberg.ParquetFile,
-			map[int]any{}, nil, nil, int64(len(pos)), size)
+		spec, part := partitionOf(tbl, dataFiles[dataPath])
+		b, err := iceberg.NewDataFileBuilder(spec, iceberg.EntryContentPosDeletes, loc, iceberg.ParquetFile,
+			part, nil, nil, int64(len(pos)), size)
 		if err != nil {
 			return out, err
 		}

@@ -122,8 +122,8 @@ func promotes(from, to iceberg.Type) bool {
 
 // createTable creates the table from an Arrow schema (nested types allowed;
 // fresh field IDs), with the key columns required and set as identifier
-// fields.
-func createTable(ctx context.Context, cat icecat.Catalog, ident table.Identifier, arrowSc *arrow.Schema, key []string, props iceberg.Properties) (*table.Table, error) {
+// fields, partitioned by partition (none: unpartitioned).
+func createTable(ctx context.Context, cat icecat.Catalog, ident table.Identifier, arrowSc *arrow.Schema, key []string, props iceberg.Properties, partition []PartitionField) (*table.Table, error) {
 	sc, err := table.ArrowSchemaToIcebergWithFreshIDs(arrowSc, true)
 	if err != nil {
 		return nil, fmt.Errorf("table %s: deriving the Iceberg schema: %w", strings.Join(ident, "."), err)
@@ -148,7 +148,14 @@ func createTable(ctx context.Context, cat icecat.Catalog, ident table.Identifier
 		}
 	}
 	sc = iceberg.NewSchemaWithIdentifiers(0, ids, nf...)
-	return catalog.CreateTable(ctx, cat, ident, sc, props)
+	if len(partition) == 0 {
+		return catalog.CreateTable(ctx, cat, ident, sc, props)
+	}
+	spec, err := partitionSpec(strings.Join(ident, "."), sc, partition)
+	if err != nil {
+		return nil, err
+	}
+	return catalog.CreateTable(ctx, cat, ident, sc, props, icecat.WithPartitionSpec(&spec))
 }
 
 // evolveTable adds the batch's new columns (nullable) and widens column

@@ -2,5 +2,7 @@
 // files of that table. It writes files and returns their metadata (path,
 // row count, column statistics); it never commits. A file that is written
 // but never committed is an orphan: it is not referenced by the table and
-// cannot change what readers see.
+// cannot change what readers see. The files returned hold exactly the
+// rows given (checked: a short write is an error), and a partitioned
+// table's rows go to one file per partition.
 package writer

@@ -25,8 +25,37 @@ type Options struct {
 }
 
 // DataFiles writes records, which must have sc (the table's Arrow schema
-// with field IDs), as data files of tbl.
+// with field IDs), as data files of tbl. It checks that the files hold
+// every row it was given: iceberg-go v0.7.0's partitioned fanout writer
+// can drop a partition whose file failed to write without reporting the
+// error (seen with a partition path the file system refuses).
 func DataFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, records iter.Seq2[arrow.RecordBatch, error], opt Options) ([]iceberg.DataFile, error) {
+	var in int64
+	counted := func(yield func(arrow.RecordBatch, error) bool) {
+		for rec, err := range records {
+			if err == nil {
+				in += rec.NumRows()
+			}
+			if !yield(rec, err) {
+				return
+			}
+		}
+	}
+	out, err := dataFiles(ctx, tbl, sc, counted, opt)
+	if err != nil {
+		return out, err
+	}
+	var written int64
+	for _, df := range out {
+		written += df.Count()
+	}
+	if written != in {
+		return out, fmt.Errorf("writing data files: the files written hold %d rows but %d were given; nothing was committed", written, in)
+	}
+	return out, nil
+}
+
+func dataFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, records iter.Seq2[arrow.RecordBatch, error], opt Options) ([]iceberg.DataFile, error) {
 	var opts []table.WriteRecordOption
 	if opt.TargetFileSize > 0 {
 		opts = append(opts, table.WithTargetFileSize(opt.TargetFileSize))
@@ -34,7 +63,10 @@ func DataFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, records 
 	if opt.Parallel == 0 {
 		opt.Parallel = min(runtime.GOMAXPROCS(0), 4)
 	}
-	if opt.Parallel <= 1 {
+	// A partitioned table goes through one WriteRecords: its fanout
+	// writer already spreads partitions over workers, and splitting the
+	// rows first would write a file per partition per writer.
+	if opt.Parallel <= 1 || !tbl.Spec().IsUnpartitioned() {
 		return collect(table.WriteRecords(ctx, tbl, sc, records, opts...))
 	}
 	ctx, cancel := context.WithCancel(ctx)

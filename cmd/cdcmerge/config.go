@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/cdcmerge/cdcmerge/merge"
 )
 
 // Config is every setting of a run. Precedence: command-line flags, then
@@ -57,6 +59,13 @@ type Config struct {
 	HeapProfile     string                 `yaml:"heap_profile"`
 	CDCPath         string                 `yaml:"cdc_path"`
 	Tables          map[string]TableConfig `yaml:"tables"`
+	// Maintenance after a run and the target file size.
+	CompactSmallFiles int    `yaml:"compact_after_small_files"`
+	ExpireOlderThan   string `yaml:"expire_older_than"`
+	ExpireRetainLast  int    `yaml:"expire_retain_last"`
+	TargetFileSize    string `yaml:"target_file_size"`
+	// partitions holds the --partition flags (the file's are in Tables).
+	partitions partitionFlags
 }
 
 // TableConfig holds the settings of one source table, keyed by its DMS
@@ -65,6 +74,9 @@ type TableConfig struct {
 	Key             []string `yaml:"key"`
 	Target          string   `yaml:"target"`
 	TimestampColumn string   `yaml:"timestamp_column"`
+	// Partition is the partition spec of the table when cdcmerge creates
+	// it, one field per entry: col, day(col), bucket(16, col), ...
+	Partition []string `yaml:"partition"`
 }
 
 // settingDocs documents every setting once; the README table is checked
@@ -109,6 +121,30 @@ var settingDocs = []struct{ Flag, Env, YAML, Doc string }{
 	{"--heap-profile", "CDCMERGE_HEAP_PROFILE", "heap_profile", "write a Go heap profile at the end of the run to this file"},
 	{"--config", "CDCMERGE_CONFIG", "", "YAML file with any of these settings, and per-table key, target and timestamp_column under tables:"},
 	{"--cdc-path", "CDCMERGE_CDC_PATH", "cdc_path", "S3-source layout: the folder (CdcPath) under --source holding the shared CDC files CDC00001.csv or CDC_TXN-*.csv (default: found anywhere, all in one folder)"},
+	{"--partition", "CDCMERGE_PARTITION", "tables.<t>.partition", "partition spec of a table cdcmerge creates: schema.table=field[,field...], each field col (identity), year(col), month(col), day(col), hour(col), bucket(N, col) or truncate(W, col); repeat the flag per table (env: ';' between tables); an existing table keeps its spec"},
+	{"--compact-after-small-files", "CDCMERGE_COMPACT_AFTER_SMALL_FILES", "compact_after_small_files", "after a table's run, compact it when it has at least this many data files below 3/4 of the target file size (default 0: never)"},
+	{"--expire-older-than", "CDCMERGE_EXPIRE_OLDER_THAN", "expire_older_than", "after a table's run, expire its snapshots older than this (e.g. 120h); clean-orphans then deletes their files (default: no expiry)"},
+	{"--expire-retain-last", "CDCMERGE_EXPIRE_RETAIN_LAST", "expire_retain_last", "after a table's run, expire all but this many newest snapshots, or with --expire-older-than keep at least this many (default 0: no expiry)"},
+	{"--target-file-size", "CDCMERGE_TARGET_FILE_SIZE", "target_file_size", "write.target-file-size-bytes of tables cdcmerge creates, e.g. 128MiB (default 512MiB), and the size compact packs files to (default: the table's property)"},
+}
+
+// partitionFlags collects --partition schema.table=field[,field...].
+type partitionFlags map[string][]string
+
+func (p partitionFlags) String() string { return "" }
+func (p partitionFlags) Set(v string) error {
+	t, spec, ok := strings.Cut(v, "=")
+	if !ok || t == "" || spec == "" {
+		return fmt.Errorf("--partition wants schema.table=field[,field...], got %q", v)
+	}
+	fields, err := merge.ParsePartition(spec)
+	if err != nil {
+		return fmt.Errorf("--partition %s: %v", t, err)
+	}
+	for _, f := range fields {
+		p[t] = append(p[t], f.String())
+	}
+	return nil
 }
 
 type keyFlags map[string][]string
@@ -224,18 +260,27 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 		}
 		cfg.BatchFiles = n
 	}
-	if v := os.Getenv("CDCMERGE_KEY"); v != "" {
-		envKeys := keyFlags{}
-		for _, part := range strings.Split(v, ";") {
-			if strings.TrimSpace(part) == "" {
-				continue
-			}
-			if err := envKeys.Set(strings.TrimSpace(part)); err != nil {
-				return nil, usagef("CDCMERGE_KEY: %v", err)
-			}
-		}
-		mergeKeys(cfg, envKeys)
+	envKeys := keyFlags{}
+	if err := envPerTable("CDCMERGE_KEY", envKeys.Set); err != nil {
+		return nil, err
 	}
+	mergeKeys(cfg, envKeys)
+	envParts := partitionFlags{}
+	if err := envPerTable("CDCMERGE_PARTITION", envParts.Set); err != nil {
+		return nil, err
+	}
+	mergePartitions(cfg, envParts)
+	for name, dst := range map[string]*int{"CDCMERGE_COMPACT_AFTER_SMALL_FILES": &cfg.CompactSmallFiles, "CDCMERGE_EXPIRE_RETAIN_LAST": &cfg.ExpireRetainLast} {
+		if v := os.Getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return nil, usagef("%s=%q is not a count", name, v)
+			}
+			*dst = n
+		}
+	}
+	env("CDCMERGE_EXPIRE_OLDER_THAN", &cfg.ExpireOlderThan)
+	env("CDCMERGE_TARGET_FILE_SIZE", &cfg.TargetFileSize)
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	str := func(name string, dst *string, v string) {
@@ -302,6 +347,18 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	if err := checkKeys(cfg); err != nil {
 		return nil, err
 	}
+	if set["compact-after-small-files"] {
+		cfg.CompactSmallFiles = flagVals.CompactSmallFiles
+	}
+	if set["expire-retain-last"] {
+		cfg.ExpireRetainLast = flagVals.ExpireRetainLast
+	}
+	str("expire-older-than", &cfg.ExpireOlderThan, flagVals.ExpireOlderThan)
+	str("target-file-size", &cfg.TargetFileSize, flagVals.TargetFileSize)
+	mergePartitions(cfg, flagVals.partitions)
+	if err := checkMaintenance(cfg); err != nil {
+		return nil, err
+	}
 	if cfg.Output == "" {
 		cfg.Output = "text"
 	}
@@ -354,6 +411,55 @@ func mergeKeys(cfg *Config, keys keyFlags) {
 		tc.Key = keys[t]
 		cfg.Tables[t] = tc
 	}
+}
+
+// envPerTable gives each ';'-separated part of environment variable name
+// (one table's setting, as its flag takes it) to set.
+func envPerTable(name string, set func(string) error) error {
+	for _, part := range strings.Split(os.Getenv(name), ";") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		if err := set(part); err != nil {
+			return usagef("%s: %v", name, err)
+		}
+	}
+	return nil
+}
+
+func mergePartitions(cfg *Config, parts partitionFlags) {
+	for t, fields := range parts {
+		tc := cfg.Tables[t]
+		tc.Partition = fields
+		cfg.Tables[t] = tc
+	}
+}
+
+// checkMaintenance checks the partition specs' syntax (the columns and
+// their types are checked when a table is created) and the maintenance
+// settings.
+func checkMaintenance(cfg *Config) error {
+	for t, tc := range cfg.Tables {
+		for _, f := range tc.Partition {
+			if _, err := merge.ParsePartitionField(f); err != nil {
+				return usagef("table %s: %v", t, err)
+			}
+		}
+	}
+	if cfg.CompactSmallFiles < 0 || cfg.ExpireRetainLast < 0 {
+		return usagef("--compact-after-small-files and --expire-retain-last must not be negative")
+	}
+	if cfg.ExpireOlderThan != "" {
+		if d, err := time.ParseDuration(cfg.ExpireOlderThan); err != nil || d < 0 {
+			return usagef("--expire-older-than %q is not a duration such as 120h", cfg.ExpireOlderThan)
+		}
+	}
+	if cfg.TargetFileSize != "" {
+		if n, err := parseBytes(cfg.TargetFileSize); err != nil || n <= 0 {
+			return usagef("--target-file-size %q is not a size such as 128MiB", cfg.TargetFileSize)
+		}
+	}
+	return nil
 }
 
 // checkKeys rejects a table key that names a column twice (as a repeated

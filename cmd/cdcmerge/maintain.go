@@ -18,15 +18,15 @@ import (
 // cmdMaintain runs compact, expire or clean-orphans over the catalog's
 // tables that match --tables (default: all).
 func cmdMaintain(ctx context.Context, op string, args []string, stdout, stderr io.Writer) error {
-	var targetSize, olderThan string
+	var olderThan string
 	var minInput, retainLast int
-	var dryRun bool
+	var dryRun, sortByKey bool
 	defOlder := map[string]string{"expire": "120h", "clean-orphans": "24h"}[op]
 	cfg, err := parseCommon("maintenance", args, stderr, func(fs *flag.FlagSet) {
 		switch op {
 		case "compact":
-			fs.StringVar(&targetSize, "target-file-size", "", "size data files are packed to (default: the table's write.target-file-size-bytes)")
 			fs.IntVar(&minInput, "min-input-files", 0, "small files a group needs before it is rewritten (default 5)")
+			fs.BoolVar(&sortByKey, "sort-by-key", false, "sort the rows of each rewritten group by the table's key")
 		case "expire":
 			fs.StringVar(&olderThan, "older-than", defOlder, "expire snapshots older than this")
 			fs.IntVar(&retainLast, "retain-last", 1, "always keep this many snapshots")
@@ -44,12 +44,7 @@ func cmdMaintain(ctx context.Context, op string, args []string, stdout, stderr i
 			return usagef("--older-than %q is not a duration such as 24h", olderThan)
 		}
 	}
-	var target int64
-	if targetSize != "" {
-		if target, err = parseBytes(targetSize); err != nil {
-			return usagef("--target-file-size: %v", err)
-		}
-	}
+	target, _ := parseBytes(cfg.TargetFileSize) // checked by loadConfig
 	log, err := newLogger(cfg.LogLevel, logStream(cfg, stdout, stderr))
 	if err != nil {
 		return err
@@ -80,7 +75,7 @@ func cmdMaintain(ctx context.Context, op string, args []string, stdout, stderr i
 		if err == nil {
 			switch op {
 			case "compact":
-				r.CompactResult, err = merge.Compact(ctx, tbl, merge.CompactOptions{TargetFileSize: target, MinInputFiles: uint(max(minInput, 0))})
+				r.CompactResult, err = merge.Compact(ctx, tbl, merge.CompactOptions{TargetFileSize: target, MinInputFiles: uint(max(minInput, 0)), SortByKey: sortByKey})
 				r.Table = name
 			case "expire":
 				err = merge.Expire(ctx, tbl, age, retainLast)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -100,5 +101,124 @@ func TestCompactAfterRun(t *testing.T) {
 	}
 	if out := mustCLI(t, runArgs(src, wh)...); !strings.Contains(lineOf(out, "shop.orders: "), "up to date") {
 		t.Fatalf("run after compaction: %s", out)
+	}
+}
+
+// TestRunMaintenanceThresholds: run's small-file compaction and expiry
+// happen when their thresholds are reached and not otherwise; the rows are
+// always those of a run without them.
+func TestRunMaintenanceThresholds(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "dms")
+	genSource(t, src, "--tables", "shop.orders", "--cdc-files", "6", "--changes", "300")
+	ref := filepath.Join(dir, "ref")
+	mustCLI(t, runArgs(src, ref, "--batch-files", "1", "--write-mode", "merge-on-read")...)
+	want := rowsOf(t, ref, "shop.orders", ordersKey)
+	refTbl := loadTable(t, ref, "shop.orders")
+	dataFiles := func(wh string) int {
+		n, _ := strconv.Atoi(loadTable(t, wh, "shop.orders").CurrentSnapshot().Summary.Properties["total-data-files"])
+		return n
+	}
+	small := dataFiles(ref)
+	if small < 3 {
+		t.Fatalf("a merge-on-read run of one file per commit left %d data files; the test needs several", small)
+	}
+	cases := []struct {
+		name      string
+		args      []string
+		compacted bool
+		snapshots func(n int) bool // of the table after the run
+	}{
+		{"small-files-below", []string{"--compact-after-small-files", strconv.Itoa(small + 100)}, false, func(n int) bool { return n == len(refTbl.Metadata().Snapshots()) }},
+		{"small-files-reached", []string{"--compact-after-small-files", "2"}, true, func(n int) bool { return n == len(refTbl.Metadata().Snapshots())+1 }},
+		{"small-files-none-with-tiny-target", []string{"--compact-after-small-files", "1", "--target-file-size", "1B"}, false, func(n int) bool { return n > 1 }},
+		{"expire-retain-last", []string{"--expire-retain-last", "1"}, false, func(n int) bool { return n == 1 }},
+		{"expire-older-than-not-reached", []string{"--expire-older-than", "1000h"}, false, func(n int) bool { return n == len(refTbl.Metadata().Snapshots()) }},
+		{"compact-then-expire", []string{"--compact-after-small-files", "2", "--expire-older-than", "0s"}, true, func(n int) bool { return n == 1 }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			wh := filepath.Join(t.TempDir(), "wh")
+			out := mustCLI(t, runArgs(src, wh, append([]string{"--batch-files", "1", "--write-mode", "merge-on-read", "--output", "json"}, tc.args...)...)...)
+			if got := strings.Contains(out, `"compacted"`); got != tc.compacted {
+				t.Fatalf("compacted=%v, want %v: %s", got, tc.compacted, out)
+			}
+			if tc.compacted && dataFiles(wh) >= small {
+				t.Fatalf("compaction left %d data files, a run without it %d", dataFiles(wh), small)
+			}
+			if n := len(loadTable(t, wh, "shop.orders").Metadata().Snapshots()); !tc.snapshots(n) {
+				t.Fatalf("%d snapshots after the run (a run without maintenance leaves %d)", n, len(refTbl.Metadata().Snapshots()))
+			}
+			if d := testutil.Diff(want, rowsOf(t, wh, "shop.orders", ordersKey), 10); d != "" {
+				t.Fatalf("maintenance changed the rows:\n%s", d)
+			}
+			if out := mustCLI(t, runArgs(src, wh)...); !strings.Contains(lineOf(out, "shop.orders: "), "up to date") {
+				t.Fatalf("run after maintenance: %s", out)
+			}
+		})
+	}
+	if code, _, errs := cli(t, runArgs(src, filepath.Join(dir, "bad"), "--expire-older-than", "soon")...); code != 2 || !strings.Contains(errs, "--expire-older-than") {
+		t.Fatalf("bad --expire-older-than: exit %d: %s", code, errs)
+	}
+}
+
+// TestPartitionSettings: the partition spec comes from the flag, the
+// environment or the config file, is applied when the table is created,
+// and a bad one is reported before anything is created.
+func TestPartitionSettings(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "dms")
+	genSource(t, src)
+	cfgPath := filepath.Join(dir, "cdcmerge.yaml")
+	yaml := "tables:\n  shop.order_items:\n    partition: [\"truncate(3, sku)\", \"day(updated_at)\"]\n"
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wh := filepath.Join(dir, "wh")
+	mustCLI(t, runArgs(src, wh, "--config", cfgPath, "--partition", "shop.orders=bucket(4,order_id),month(created_at)", "--write-mode", "merge-on-read")...)
+	specOf := func(wh, name string) string {
+		tbl := loadTable(t, wh, name)
+		spec := tbl.Spec()
+		var parts []string
+		for _, f := range spec.Fields() {
+			col, _ := tbl.Schema().FindColumnName(f.SourceID())
+			parts = append(parts, f.Name+"="+f.Transform.String()+"("+col+")")
+		}
+		return strings.Join(parts, ",")
+	}
+	if got := specOf(wh, "shop.orders"); got != "order_id_bucket=bucket[4](order_id),created_at_month=month(created_at)" {
+		t.Errorf("shop.orders spec %s", got)
+	}
+	if got := specOf(wh, "shop.order_items"); got != "sku_trunc=truncate[3](sku),updated_at_day=day(updated_at)" {
+		t.Errorf("shop.order_items spec %s", got)
+	}
+	// The partitioned tables hold the same rows as unpartitioned ones.
+	ref := filepath.Join(dir, "ref")
+	mustCLI(t, runArgs(src, ref)...)
+	for name, key := range map[string][]string{"shop.orders": ordersKey, "shop.order_items": itemsKey} {
+		if d := testutil.Diff(rowsOf(t, ref, name, key), rowsOf(t, wh, name, key), 10); d != "" {
+			t.Errorf("%s differs from the unpartitioned table:\n%s", name, d)
+		}
+	}
+
+	t.Setenv("CDCMERGE_PARTITION", "shop.orders=customer_id; shop.order_items=line_no")
+	envWH := filepath.Join(dir, "wh-env")
+	mustCLI(t, runArgs(src, envWH)...)
+	if got := specOf(envWH, "shop.orders"); got != "customer_id=identity(customer_id)" {
+		t.Errorf("spec from the environment: %s", got)
+	}
+	t.Setenv("CDCMERGE_PARTITION", "")
+
+	bad := filepath.Join(dir, "wh-bad")
+	if code, _, errs := cli(t, runArgs(src, bad, "--partition", "shop.orders=week(created_at)")...); code != 2 || !strings.Contains(errs, `unknown transform "week"`) {
+		t.Fatalf("bad transform: exit %d: %s", code, errs)
+	}
+	code, out, _ := cli(t, runArgs(src, bad, "--partition", "shop.orders=day(status)", "--tables", "shop.orders")...)
+	if code != 1 || !strings.Contains(out, "partition field day(status): day cannot be applied to column status of type string") {
+		t.Fatalf("transform not valid for the column: exit %d: %s", code, out)
+	}
+	if loadTable(t, bad, "shop.orders") != nil {
+		t.Fatal("the table was created with a bad partition spec")
 	}
 }

@@ -12,12 +12,14 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	icecat "github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/table"
 	"github.com/apache/iceberg-go/utils"
 	"github.com/mattn/go-isatty"
 
@@ -73,6 +75,12 @@ func commonFlags(name string, stderr io.Writer) (*flag.FlagSet, *Config, keyFlag
 	fs.StringVar(&v.HeapProfile, "heap-profile", "", "write a heap profile to this file")
 	fs.StringVar(&v.CDCPath, "cdc-path", "", "S3-source layout: folder of the shared CDC files (CDC00001.csv, CDC_TXN-*.csv) under --source (default: found anywhere)")
 	fs.StringVar(&configPath, "config", "", "YAML config file")
+	v.partitions = partitionFlags{}
+	fs.Var(v.partitions, "partition", "schema.table=field[,field...]: partition spec of a new table (repeatable)")
+	fs.IntVar(&v.CompactSmallFiles, "compact-after-small-files", 0, "compact a table after its run when it has this many small data files (0: never)")
+	fs.StringVar(&v.ExpireOlderThan, "expire-older-than", "", "expire snapshots older than this after a table's run")
+	fs.IntVar(&v.ExpireRetainLast, "expire-retain-last", 0, "after a table's run, keep only this many newest snapshots (0: no expiry)")
+	fs.StringVar(&v.TargetFileSize, "target-file-size", "", "data file size of new tables and of compaction, e.g. 128MiB")
 	return fs, v, keys, &configPath, &tables
 }
 
@@ -382,7 +390,9 @@ func openSource(ctx context.Context, cfg *Config) (reader.Source, error) {
 type tableResult struct {
 	merge.Stats
 	Compacted *merge.CompactResult `json:"compacted,omitempty"`
-	Error     string               `json:"error,omitempty"`
+	// Expired says snapshots were expired after the run.
+	Expired bool   `json:"expired,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 // session is what run and status share: the settings, the logger, the
@@ -487,6 +497,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 				Log:             log,
 				Shared:          shared,
 			}
+			opt.Partition, err = merge.ParsePartition(strings.Join(j.cfg.Partition, ","))
+			if target, _ := parseBytes(cfg.TargetFileSize); target > 0 { // checked by loadConfig
+				opt.TableProperties = map[string]string{table.WriteTargetFileSizeBytesKey: strconv.FormatInt(target, 10)}
+			}
 			if td != nil {
 				opt.CSVSchema = td.ArrowSchema()
 				if len(opt.Key) == 0 {
@@ -496,26 +510,17 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			if tty {
 				opt.Progress = progressBar(stderr)
 			}
-			res.Stats, err = merge.Table(ctx, cat, src, j.files, ident, opt)
+			if err == nil {
+				res.Stats, err = merge.Table(ctx, cat, src, j.files, ident, opt)
+			}
 			if shared != nil {
 				shared.Done(j.files.Ident())
 			}
 			if tty {
 				fmt.Fprint(stderr, "\r\033[K")
 			}
-			if err == nil && cfg.CompactAfter > 0 && ctx.Err() == nil {
-				if tbl, lerr := catalog.LoadTable(ctx, cat, ident); lerr == nil && tbl != nil {
-					did, cres, cerr := merge.CompactIfNeeded(ctx, tbl, cfg.CompactAfter)
-					switch {
-					case cerr != nil:
-						// The merge is committed; a failed compaction loses
-						// nothing and is tried again after the next run.
-						log.Warn("compaction after the run failed", "table", j.target, "error", cerr.Error())
-					case did:
-						res.Compacted = &cres
-						log.Info("compacted", "table", j.target, "removed_delete_files", cres.RemovedDeleteFiles)
-					}
-				}
+			if err == nil && ctx.Err() == nil {
+				res.Compacted, res.Expired = maintainAfterRun(ctx, cfg, cat, ident, log)
 			}
 		}
 		res.Table = j.target
@@ -737,4 +742,43 @@ func changeTime(f reader.File) time.Time {
 		}
 	}
 	return f.ModTime
+}
+
+// maintainAfterRun compacts and expires a table after its run, as the
+// thresholds in cfg say. The merge is committed already: a failure here
+// loses nothing, is logged, and is tried again after the next run.
+func maintainAfterRun(ctx context.Context, cfg *Config, cat icecat.Catalog, ident table.Identifier, log *slog.Logger) (*merge.CompactResult, bool) {
+	name := strings.Join(ident, ".")
+	th := merge.CompactThresholds{DeleteFiles: cfg.CompactAfter, SmallFiles: cfg.CompactSmallFiles}
+	th.TargetFileSize, _ = parseBytes(cfg.TargetFileSize) // checked by loadConfig
+	expire := cfg.ExpireOlderThan != "" || cfg.ExpireRetainLast > 0
+	if th.DeleteFiles <= 0 && th.SmallFiles <= 0 && !expire {
+		return nil, false
+	}
+	tbl, err := catalog.LoadTable(ctx, cat, ident)
+	if err != nil || tbl == nil {
+		return nil, false
+	}
+	var compacted *merge.CompactResult
+	did, cres, err := merge.CompactIfNeeded(ctx, tbl, th)
+	switch {
+	case err != nil:
+		log.Warn("compaction after the run failed", "table", name, "error", err.Error())
+	case did:
+		compacted = &cres
+		log.Info("compacted", "table", name, "removed_data_files", cres.RemovedDataFiles, "added_data_files", cres.AddedDataFiles, "removed_delete_files", cres.RemovedDeleteFiles)
+		if tbl, err = catalog.LoadTable(ctx, cat, ident); err != nil || tbl == nil {
+			return compacted, false
+		}
+	}
+	if !expire {
+		return compacted, false
+	}
+	age, _ := time.ParseDuration(firstNonEmpty(cfg.ExpireOlderThan, "0s")) // checked by loadConfig
+	if err := merge.Expire(ctx, tbl, age, max(cfg.ExpireRetainLast, 1)); err != nil {
+		log.Warn("expiry after the run failed", "table", name, "error", err.Error())
+		return compacted, false
+	}
+	log.Info("snapshots expired", "table", name, "older_than", age.String(), "retain_last", max(cfg.ExpireRetainLast, 1))
+	return compacted, true
 }
