@@ -35,6 +35,9 @@ type matches struct {
 	// candidates counts files whose bounds could hold a key (read), and
 	// files counts all data files of the snapshot.
 	candidates, files int
+	// touched describes, for merge-on-read, each data file in deletes: what
+	// a deletion vector for it must carry over.
+	touched map[string]touchedFile
 }
 
 // planCopyOnWrite finds the data files of tbl that hold keys of res.

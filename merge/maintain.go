@@ -3,6 +3,7 @@ package merge
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -35,8 +36,10 @@ type CompactResult struct {
 	RemovedDeleteFiles int    `json:"removed_delete_files"`
 }
 
-// Compact bin-packs small data files and folds position delete files into
-// the data files they apply to, in one commit made against the snapshot it
+// Compact bin-packs small data files and folds delete files (position
+// deletes, deletion vectors) into the data files they apply to; a table
+// with equality deletes has every data file rewritten, so that all its
+// equality delete files can be dropped. All in one commit made against the snapshot it
 // planned on. A run that commits in between makes the compaction fail (its
 // rows are never lost); compact again. Compaction commits carry no
 // checkpoint: the table's checkpoint is read from the newest snapshot that
@@ -57,12 +60,45 @@ func Compact(ctx context.Context, tbl *table.Table, opt CompactOptions) (Compact
 		cfg.MinInputFiles = opt.MinInputFiles
 	}
 	cfg.DeleteFileThreshold = max(opt.DeleteFileThreshold, 1)
+	live, err := liveDeleteFiles(ctx, tbl)
+	if err != nil {
+		return res, fmt.Errorf("table %s: listing delete files: %w", name, err)
+	}
+	equality := false
+	for _, f := range live {
+		equality = equality || f.ContentType() == iceberg.EntryContentEqDeletes
+	}
+	if equality {
+		// An equality delete applies to every older data file whose
+		// bounds may hold its keys, so it can only be dropped once all of
+		// them are rewritten: rewrite every data file.
+		// Every file is then undersized, and one group per partition
+		// takes them all; output files still roll at the target size.
+		cfg.MinFileSizeBytes, cfg.TargetFileSizeBytes, cfg.MaxFileSizeBytes = math.MaxInt64/2, math.MaxInt64/2, math.MaxInt64
+		cfg.MinInputFiles = 1
+	}
 	plan, err := compaction.Analyze(ctx, tbl, cfg)
 	if err != nil {
 		return res, fmt.Errorf("table %s: planning compaction: %w", name, err)
 	}
 	if len(plan.Groups) == 0 {
 		return res, nil
+	}
+	var dead []iceberg.DataFile
+	if equality {
+		fs, err := tbl.FS(ctx)
+		if err != nil {
+			return res, err
+		}
+		rewritten := map[string]struct{}{}
+		for _, g := range plan.Groups {
+			for _, t := range g.Tasks {
+				rewritten[t.File.FilePath()] = struct{}{}
+			}
+		}
+		if dead, err = compaction.CollectDeadEqualityDeletesWithSpecs(ctx, fs, tbl.Metadata(), tbl.CurrentSnapshot(), rewritten); err != nil {
+			return res, fmt.Errorf("table %s: finding equality deletes the compaction retires: %w", name, err)
+		}
 	}
 	groups := make([]table.CompactionTaskGroup, len(plan.Groups))
 	for i, g := range plan.Groups {
@@ -75,7 +111,8 @@ func Compact(ctx context.Context, tbl *table.Table, opt CompactOptions) (Compact
 		props[catalog.SummaryCheckpoint] = cp.Encode()
 	}
 	tx := tbl.NewTransaction()
-	out, err := tx.RewriteDataFiles(ctx, groups, table.RewriteDataFilesOptions{SnapshotProps: props})
+	out, err := tx.RewriteDataFiles(ctx, groups, table.RewriteDataFilesOptions{SnapshotProps: props, ExtraDeleteFilesToRemove: dead,
+		GroupOptions: []table.CompactionGroupOption{table.WithCompactionTargetFileSize(target)}})
 	if err != nil {
 		return res, fmt.Errorf("table %s: compacting: %w", name, err)
 	}
@@ -84,8 +121,38 @@ func Compact(ctx context.Context, tbl *table.Table, opt CompactOptions) (Compact
 	}
 	res.RemovedDataFiles = out.RemovedDataFiles
 	res.AddedDataFiles = out.AddedDataFiles
-	res.RemovedDeleteFiles = out.RemovedPositionDeleteFiles + out.RemovedEqualityDeleteFiles
+	res.RemovedDeleteFiles = out.RemovedPositionDeleteFiles + out.RemovedEqualityDeleteFiles + out.RemovedDeletionVectorFiles
 	return res, nil
+}
+
+// liveDeleteFiles lists the delete files of the table's current snapshot:
+// position and equality delete files and deletion vectors.
+func liveDeleteFiles(ctx context.Context, tbl *table.Table) ([]iceberg.DataFile, error) {
+	snap := tbl.CurrentSnapshot()
+	if snap == nil {
+		return nil, nil
+	}
+	fs, err := tbl.FS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	manifests, err := snap.Manifests(fs)
+	if err != nil {
+		return nil, err
+	}
+	var out []iceberg.DataFile
+	for _, m := range manifests {
+		if m.ManifestContent() != iceberg.ManifestContentDeletes {
+			continue
+		}
+		for e, err := range m.Entries(fs, true) {
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, e.DataFile())
+		}
+	}
+	return out, nil
 }
 
 // Expire removes snapshots older than olderThan, keeping at least

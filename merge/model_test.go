@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/iceberg-go"
 	icecat "github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/table"
 
 	"github.com/cdcmerge/cdcmerge/catalog"
 	"github.com/cdcmerge/cdcmerge/gen"
@@ -243,6 +245,25 @@ func tableFiles(t *testing.T, src reader.Source, ident string) reader.TableFiles
 	return reader.TableFiles{}
 }
 
+// modelMode is one way of writing a table the model test runs in.
+type modelMode struct {
+	name string
+	opt  merge.Options
+}
+
+// modelModes are every write mode and delete strategy: copy-on-write,
+// merge-on-read with position deletes (v2), deletion vectors (v3) and
+// equality deletes (v2 and v3).
+func modelModes() []modelMode {
+	return []modelMode{
+		{"cow", merge.Options{WriteMode: merge.CopyOnWrite}},
+		{"mor-v2-position", merge.Options{WriteMode: merge.MergeOnRead}},
+		{"mor-v3-dv", merge.Options{WriteMode: merge.MergeOnRead, FormatVersion: 3}},
+		{"mor-v2-equality", merge.Options{WriteMode: merge.MergeOnRead, DeleteStrategy: merge.DeleteEquality}},
+		{"mor-v3-equality", merge.Options{WriteMode: merge.MergeOnRead, DeleteStrategy: merge.DeleteEquality, FormatVersion: 3}},
+	}
+}
+
 // TestModel replays random streams through the engine in random run splits
 // and batchings and compares the table with the model after every run.
 func TestModel(t *testing.T) {
@@ -250,10 +271,12 @@ func TestModel(t *testing.T) {
 	if testing.Short() {
 		seeds = 6
 	}
-	for i := 0; i < 2*seeds; i++ {
-		seed, mode := i/2, []string{merge.CopyOnWrite, merge.MergeOnRead}[i%2]
+	modes := modelModes()
+	for i := 0; i < len(modes)*seeds; i++ {
+		seed, mm := i/len(modes), modes[i%len(modes)]
+		mode := mm.opt.WriteMode
 		composite := seed%2 == 1
-		t.Run(fmt.Sprintf("%s/seed%d", mode, seed), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/seed%d", mm.name, seed), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			r := rand.New(rand.NewSource(int64(seed)))
@@ -269,7 +292,8 @@ func TestModel(t *testing.T) {
 					s.write(t, src.Root, s.files[revealed])
 					revealed++
 				}
-				opt := merge.Options{Key: s.key, BatchFiles: 1 + r.Intn(4), WriteMode: mode}
+				opt := mm.opt
+				opt.Key, opt.BatchFiles = s.key, 1+r.Intn(4)
 				if r.Intn(3) == 0 {
 					opt.BatchBytes = 1 // one file per batch
 				}
@@ -300,6 +324,7 @@ func TestModel(t *testing.T) {
 						}
 					}
 				}
+				checkDeleteFiles(t, tbl, mm)
 				if want := s.files[revealed-1].name; st.Checkpoint.CDCLast != want && st.Checkpoint.LoadLast != want {
 					t.Fatalf("checkpoint %+v does not name the last file %s", st.Checkpoint, want)
 				}
@@ -339,6 +364,59 @@ func TestModel(t *testing.T) {
 					t.Fatalf("rerun committed: %+v", st2)
 				}
 			}
+			// A full compaction folds every delete file away, in every mode.
+			tbl, err := cat.LoadTable(ctx, ident)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := merge.Compact(ctx, tbl, merge.CompactOptions{TargetFileSize: 1 << 20, MinInputFiles: 1}); err != nil {
+				t.Fatalf("final compact: %v", err)
+			}
+			tbl, _ = cat.LoadTable(ctx, ident)
+			if live, err := merge.LiveDeleteFiles(ctx, tbl); err != nil || len(live) != 0 {
+				t.Fatalf("after a full compaction %d delete files are left (%v)", len(live), err)
+			}
+			got, err := testutil.ReadTable(ctx, tbl, s.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := testutil.Diff(s.replay(len(s.files)), got, 10); d != "" {
+				t.Fatalf("after the final compaction:\n%s", d)
+			}
 		})
+	}
+}
+
+// checkDeleteFiles checks that a table holds only the delete files its
+// mode writes: none for copy-on-write, position delete files on v2,
+// deletion vectors on v3 (at most one per data file), equality delete
+// files for the equality strategy.
+func checkDeleteFiles(t *testing.T, tbl *table.Table, mm modelMode) {
+	t.Helper()
+	live, err := merge.LiveDeleteFiles(context.Background(), tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perData := map[string]int{}
+	for _, f := range live {
+		var ok bool
+		switch {
+		case mm.opt.WriteMode == merge.CopyOnWrite:
+		case mm.opt.DeleteStrategy == merge.DeleteEquality:
+			ok = f.ContentType() == iceberg.EntryContentEqDeletes
+		case mm.opt.FormatVersion == 3:
+			ok = table.IsDeletionVector(f)
+			perData[*f.ReferencedDataFile()]++
+		default:
+			ok = f.ContentType() == iceberg.EntryContentPosDeletes && !table.IsDeletionVector(f)
+		}
+		if !ok {
+			t.Fatalf("mode %s: unexpected delete file %s (content %s, format %s)", mm.name, f.FilePath(), f.ContentType(), f.FileFormat())
+		}
+	}
+	for data, n := range perData {
+		if n > 1 {
+			t.Fatalf("data file %s has %d live deletion vectors; the spec allows one", data, n)
+		}
 	}
 }

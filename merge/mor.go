@@ -60,9 +60,9 @@ const (
 // positions in their data files: the key columns of every data file whose
 // bounds may hold a key are read straight from the file (positions are
 // only meaningful in the file as written), skipping rows that earlier
-// position deletes already removed.
+// position deletes or deletion vectors already removed.
 func planMergeOnRead(ctx context.Context, tbl *table.Table, key []string, res *dedupe.Result, mem memory.Allocator) (*matches, error) {
-	m := &matches{found: make([]bool, res.Keys.Len()), deletes: map[string][]int64{}}
+	m := &matches{found: make([]bool, res.Keys.Len()), deletes: map[string][]int64{}, touched: map[string]touchedFile{}}
 	if tbl.CurrentSnapshot() == nil || res.Keys.Len() == 0 {
 		return m, nil
 	}
@@ -89,13 +89,18 @@ func planMergeOnRead(ctx context.Context, tbl *table.Table, key []string, res *d
 	readDeletes := map[string]bool{}
 	var cands []table.FileScanTask
 	for _, task := range tasks {
-		if len(task.EqualityDeleteFiles)+len(task.DeletionVectorFiles) > 0 {
-			return nil, fmt.Errorf("data file %s has equality deletes or deletion vectors; cdcmerge's merge-on-read writes position deletes and does not mix them", task.File.FilePath())
+		if len(task.EqualityDeleteFiles) > 0 {
+			return nil, fmt.Errorf("data file %s has equality deletes, which the position delete strategy cannot see through; run cdcmerge compact on the table first", task.File.FilePath())
 		}
 		if !mayHold(task.File, first, res) {
 			continue
 		}
 		cands = append(cands, task)
+		for _, dvf := range task.DeletionVectorFiles {
+			if err := readDeletionVector(fs, dvf, deleted); err != nil {
+				return nil, err
+			}
+		}
 		for _, df := range task.DeleteFiles {
 			if readDeletes[df.FilePath()] {
 				continue
@@ -160,7 +165,9 @@ func planMergeOnRead(ctx context.Context, tbl *table.Table, key []string, res *d
 			m.found[k] = true
 		}
 		if len(h.pos) > 0 {
-			m.deletes[cands[c].File.FilePath()] = h.pos
+			path := cands[c].File.FilePath()
+			m.deletes[path] = h.pos
+			m.touched[path] = touchedFile{file: cands[c].File, gone: deleted[path], dvs: cands[c].DeletionVectorFiles}
 		}
 	}
 	return m, nil
