@@ -249,6 +249,9 @@ func tableFiles(t *testing.T, src reader.Source, ident string) reader.TableFiles
 type modelMode struct {
 	name string
 	opt  merge.Options
+	// upgraded: a v3 table upgraded from v2 keeps its position delete
+	// files (deletion vectors written later carry their positions).
+	upgraded bool
 }
 
 // modelModes are every write mode and delete strategy: copy-on-write,
@@ -256,11 +259,11 @@ type modelMode struct {
 // equality deletes (v2 and v3).
 func modelModes() []modelMode {
 	return []modelMode{
-		{"cow", merge.Options{WriteMode: merge.CopyOnWrite}},
-		{"mor-v2-position", merge.Options{WriteMode: merge.MergeOnRead}},
-		{"mor-v3-dv", merge.Options{WriteMode: merge.MergeOnRead, FormatVersion: 3}},
-		{"mor-v2-equality", merge.Options{WriteMode: merge.MergeOnRead, DeleteStrategy: merge.DeleteEquality}},
-		{"mor-v3-equality", merge.Options{WriteMode: merge.MergeOnRead, DeleteStrategy: merge.DeleteEquality, FormatVersion: 3}},
+		{"cow", merge.Options{WriteMode: merge.CopyOnWrite}, false},
+		{"mor-v2-position", merge.Options{WriteMode: merge.MergeOnRead}, false},
+		{"mor-v3-dv", merge.Options{WriteMode: merge.MergeOnRead, FormatVersion: 3}, false},
+		{"mor-v2-equality", merge.Options{WriteMode: merge.MergeOnRead, DeleteStrategy: merge.DeleteEquality}, false},
+		{"mor-v3-equality", merge.Options{WriteMode: merge.MergeOnRead, DeleteStrategy: merge.DeleteEquality, FormatVersion: 3}, false},
 	}
 }
 
@@ -404,9 +407,11 @@ func checkDeleteFiles(t *testing.T, tbl *table.Table, mm modelMode) {
 		case mm.opt.WriteMode == merge.CopyOnWrite:
 		case mm.opt.DeleteStrategy == merge.DeleteEquality:
 			ok = f.ContentType() == iceberg.EntryContentEqDeletes
-		case mm.opt.FormatVersion == 3:
-			ok = table.IsDeletionVector(f)
+		case mm.opt.FormatVersion == 3 && table.IsDeletionVector(f):
+			ok = true
 			perData[*f.ReferencedDataFile()]++
+		case mm.opt.FormatVersion == 3:
+			ok = mm.upgraded && f.ContentType() == iceberg.EntryContentPosDeletes
 		default:
 			ok = f.ContentType() == iceberg.EntryContentPosDeletes && !table.IsDeletionVector(f)
 		}
