@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -66,6 +67,8 @@ func commonFlags(name string, stderr io.Writer) (*flag.FlagSet, *Config, keyFlag
 	fs.BoolVar(&v.DocKeepRaw, "doc-keep-raw", false, "DocumentDB: keep the raw _doc JSON column too")
 	fs.BoolVar(&v.DocKeepFlat, "doc-keep-flat", false, "DocumentDB table mode: keep DMS's flat columns")
 	fs.StringVar(&v.WriteMode, "write-mode", "", "copy-on-write or merge-on-read (new tables)")
+	fs.IntVar(&v.FormatVersion, "format-version", 0, "Iceberg format version of new tables: 2 (default) or 3")
+	fs.StringVar(&v.DeleteStrategy, "delete-strategy", "", "merge-on-read deletes of new tables: position (default) or equality")
 	fs.StringVar(&v.MemoryLimit, "memory-limit", "", "soft memory limit, e.g. 768MiB (default) or 0 for none")
 	fs.StringVar(&v.CPUProfile, "cpu-profile", "", "write a CPU profile to this file")
 	fs.StringVar(&v.HeapProfile, "heap-profile", "", "write a heap profile to this file")
@@ -373,7 +376,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if err == nil {
 			opt := merge.Options{
 				StopAfter:       stopAfter,
-				WriteMode:       cfg.WriteMode,
+				WriteMode:       firstNonEmpty(j.cfg.WriteMode, cfg.WriteMode),
+				FormatVersion:   cmp.Or(j.cfg.FormatVersion, cfg.FormatVersion),
+				DeleteStrategy:  firstNonEmpty(j.cfg.DeleteStrategy, cfg.DeleteStrategy),
 				OnBadFile:       cfg.OnBadFile,
 				CSV:             csvOptions(cfg),
 				Documents:       merge.DocumentOptions{KeepRaw: cfg.DocKeepRaw, KeepFlat: cfg.DocKeepFlat},
