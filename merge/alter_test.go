@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/cdcmerge/cdcmerge/internal/testutil"
 	"github.com/cdcmerge/cdcmerge/merge"
 	"github.com/cdcmerge/cdcmerge/reader"
 )
@@ -79,17 +78,7 @@ func (sq alterSequence) run(t *testing.T, seed int, refused *atomic.Int32) {
 			if _, err := merge.Table(ctx, cat, src, tableFiles(t, src, s.schema+"."+s.table), ident, opt); err != nil {
 				t.Fatalf("run to %d files: %v", upto, err)
 			}
-			tbl, err := cat.LoadTable(ctx, ident)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := testutil.ReadTable(ctx, tbl, s.key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := testutil.Diff(s.replay(upto), got, 10); d != "" {
-				t.Fatalf("after %d files:\n%s", upto, d)
-			}
+			s.check(t, cat, upto, fmt.Sprintf("after %d files", upto))
 		}
 		run(half, sq.from)
 		tbl, _ := cat.LoadTable(ctx, ident)

@@ -205,6 +205,25 @@ func (s modelStream) replay(n int) testutil.Rows {
 	return state
 }
 
+// check loads the table and compares it with the model of the first n
+// files; when says when, for the failure message.
+func (s modelStream) check(t *testing.T, cat icecat.Catalog, n int, when string) *table.Table {
+	t.Helper()
+	ctx := context.Background()
+	tbl, err := cat.LoadTable(ctx, []string{s.schema, s.table})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := testutil.ReadTable(ctx, tbl, s.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := testutil.Diff(s.replay(n), got, 10); d != "" {
+		t.Fatalf("%s:\n%s", when, d)
+	}
+	return tbl
+}
+
 func (s modelStream) apply(state testutil.Rows, op string, rw []any) {
 	var kp []string
 	for i := range s.key {
@@ -304,17 +323,7 @@ func TestModel(t *testing.T) {
 				if err != nil {
 					t.Fatalf("run after %d files: %v", revealed, err)
 				}
-				tbl, err := cat.LoadTable(ctx, ident)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := testutil.ReadTable(ctx, tbl, s.key)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if d := testutil.Diff(s.replay(revealed), got, 10); d != "" {
-					t.Fatalf("after %d of %d files (stats %+v):\n%s", revealed, len(s.files), st, d)
-				}
+				tbl := s.check(t, cat, revealed, fmt.Sprintf("after %d of %d files (stats %+v)", revealed, len(s.files), st))
 				if mode == merge.MergeOnRead {
 					// Merge-on-read never rewrites a data file: it only adds
 					// data files and position delete files.
@@ -348,13 +357,7 @@ func TestModel(t *testing.T) {
 							t.Fatalf("clean orphans: %v", err)
 						}
 					}
-					got, err := testutil.ReadTable(ctx, tbl, s.key)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if d := testutil.Diff(s.replay(revealed), got, 10); d != "" {
-						t.Fatalf("after maintenance, %d files:\n%s", revealed, d)
-					}
+					tbl = s.check(t, cat, revealed, fmt.Sprintf("after maintenance, %d files", revealed))
 				}
 				// A rerun with nothing new must change nothing.
 				before := tbl.CurrentSnapshot().SnapshotID
@@ -375,16 +378,9 @@ func TestModel(t *testing.T) {
 			if _, err := merge.Compact(ctx, tbl, merge.CompactOptions{TargetFileSize: 1 << 20, MinInputFiles: 1}); err != nil {
 				t.Fatalf("final compact: %v", err)
 			}
-			tbl, _ = cat.LoadTable(ctx, ident)
+			tbl = s.check(t, cat, len(s.files), "after the final compaction")
 			if live, err := merge.LiveDeleteFiles(ctx, tbl); err != nil || len(live) != 0 {
 				t.Fatalf("after a full compaction %d delete files are left (%v)", len(live), err)
-			}
-			got, err := testutil.ReadTable(ctx, tbl, s.key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := testutil.Diff(s.replay(len(s.files)), got, 10); d != "" {
-				t.Fatalf("after the final compaction:\n%s", d)
 			}
 		})
 	}

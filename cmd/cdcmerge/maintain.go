@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -51,18 +52,7 @@ func cmdMaintain(ctx context.Context, op string, args []string, stdout, stderr i
 			return usagef("--target-file-size: %v", err)
 		}
 	}
-	log, err := newLogger(cfg.LogLevel, logStream(cfg, stdout, stderr))
-	if err != nil {
-		return err
-	}
-	if ctx, err = withAWS(ctx, cfg); err != nil {
-		return err
-	}
-	cat, err := openCatalog(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	idents, err := catalogTables(ctx, cat, cfg)
+	ctx, log, cat, idents, err := openTables(ctx, cfg, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -120,6 +110,24 @@ func cmdMaintain(ctx context.Context, op string, args []string, stdout, stderr i
 	return nil
 }
 
+// openTables opens the logger and the catalog of a maintenance command and
+// lists the tables it acts on.
+func openTables(ctx context.Context, cfg *Config, stdout, stderr io.Writer) (context.Context, *slog.Logger, icecat.Catalog, []table.Identifier, error) {
+	log, err := newLogger(cfg.LogLevel, logStream(cfg, stdout, stderr))
+	if err != nil {
+		return ctx, nil, nil, nil, err
+	}
+	if ctx, err = withAWS(ctx, cfg); err != nil {
+		return ctx, nil, nil, nil, err
+	}
+	cat, err := openCatalog(ctx, cfg)
+	if err != nil {
+		return ctx, nil, nil, nil, err
+	}
+	idents, err := catalogTables(ctx, cat, cfg)
+	return ctx, log, cat, idents, err
+}
+
 // catalogTables lists the catalog's tables (one namespace level, as
 // cdcmerge creates them) that match --tables.
 func catalogTables(ctx context.Context, cat icecat.Catalog, cfg *Config) ([]table.Identifier, error) {
@@ -153,18 +161,7 @@ func cmdAlter(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.WriteMode == "" && cfg.DeleteStrategy == "" && cfg.FormatVersion == 0 && !tableWriteSettings(cfg) {
 		return usagef("alter needs --write-mode, --delete-strategy or --format-version (or the same settings in the config file)")
 	}
-	log, err := newLogger(cfg.LogLevel, logStream(cfg, stdout, stderr))
-	if err != nil {
-		return err
-	}
-	if ctx, err = withAWS(ctx, cfg); err != nil {
-		return err
-	}
-	cat, err := openCatalog(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	idents, err := catalogTables(ctx, cat, cfg)
+	ctx, log, cat, idents, err := openTables(ctx, cfg, stdout, stderr)
 	if err != nil {
 		return err
 	}
