@@ -235,3 +235,20 @@ func writeEqualityDeletes(ctx context.Context, tbl *table.Table, key []string, r
 	}
 	return files, nil
 }
+
+// DescribeMode says how a table is written: its write mode, format version
+// and, for merge-on-read, the form its deletes take.
+func DescribeMode(tbl *table.Table) string {
+	mode, v := writeMode(tbl), formatVersion(tbl)
+	out := fmt.Sprintf("%s, format v%d", mode, v)
+	switch {
+	case mode != MergeOnRead:
+	case deleteStrategy(tbl) == DeleteEquality:
+		out += ", equality deletes"
+	case v >= 3:
+		out += ", deletion vectors"
+	default:
+		out += ", position deletes"
+	}
+	return out
+}

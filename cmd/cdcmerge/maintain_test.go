@@ -157,6 +157,9 @@ func TestWriteSettingsAndAlter(t *testing.T) {
 	if v := loadTable(t, wh, "shop.orders").Metadata().Version(); v != 3 {
 		t.Fatalf("format version after alter: %d", v)
 	}
+	if out := mustCLI(t, "status", "--source", src, "--warehouse", wh); !strings.Contains(out, "[merge-on-read, format v3, deletion vectors]") {
+		t.Fatalf("status does not show the altered mode: %s", out)
+	}
 	if d := testutil.Diff(want, rowsOf(t, wh, "shop.orders", ordersKey), 10); d != "" {
 		t.Fatalf("alter changed the rows:\n%s", d)
 	}

@@ -519,6 +519,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		IdentifierCols []string           `json:"key,omitempty"`
 		OrphanFiles    []string           `json:"orphan_files,omitempty"`
 		Skipped        []merge.Skipped    `json:"skipped_files,omitempty"`
+		Mode           string             `json:"mode,omitempty"`
 	}
 	var out []status
 	now := time.Now()
@@ -548,6 +549,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				}
 			}
 			s.Skipped = merge.SkippedFiles(tbl)
+			s.Mode = merge.DescribeMode(tbl)
 			cp, err = catalog.CheckpointOf(tbl)
 			if err != nil {
 				s.Problem = err.Error()
@@ -600,6 +602,9 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		if len(s.OrphanFiles) > 0 {
 			line += fmt.Sprintf(", %d orphan files (not in the table; remove them with cdcmerge clean-orphans)", len(s.OrphanFiles))
+		}
+		if s.Mode != "" {
+			line += " [" + s.Mode + "]"
 		}
 		if s.Problem != "" {
 			line += ", PROBLEM: " + s.Problem
