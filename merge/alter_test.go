@@ -114,5 +114,13 @@ func (sq alterSequence) run(t *testing.T, seed int, refused *atomic.Int32) {
 		run(len(s.files), sq.settings.opt)
 		tbl, _ = cat.LoadTable(ctx, ident)
 		checkDeleteFiles(t, tbl, sq.settings)
+		// A full compaction folds whatever delete files the two modes left.
+		if _, err := merge.Compact(ctx, tbl, merge.CompactOptions{MinInputFiles: 1}); err != nil {
+			t.Fatalf("final compact: %v", err)
+		}
+		tbl = s.check(t, cat, len(s.files), "after the final compaction")
+		if live, err := merge.LiveDeleteFiles(ctx, tbl); err != nil || len(live) != 0 {
+			t.Fatalf("after a full compaction %d delete files are left (%v)", len(live), err)
+		}
 	})
 }

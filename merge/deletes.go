@@ -193,6 +193,17 @@ func writeEqualityDeletes(ctx context.Context, tbl *table.Table, key []string, r
 		}
 		ids[i] = f.ID
 	}
+	// A partitioned table routes each equality delete to a partition, so
+	// the partition must follow from the key alone: a key-only delete
+	// carries nothing else.
+	spec := tbl.Spec()
+	for _, pf := range spec.Fields() {
+		for _, src := range pf.SourceIDs {
+			if !slices.Contains(ids, src) {
+				return nil, fmt.Errorf("the table is partitioned by a column outside the key (partition field %s), so an equality delete of a key cannot name its partition; use the position delete strategy (cdcmerge compact, then cdcmerge alter --delete-strategy position)", pf.Name)
+			}
+		}
+	}
 	keySchema, err := sc.Select(false, key...)
 	if err != nil {
 		return nil, err

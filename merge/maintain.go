@@ -84,21 +84,30 @@ func Compact(ctx context.Context, tbl *table.Table, opt CompactOptions) (Compact
 	if len(plan.Groups) == 0 {
 		return res, nil
 	}
-	var dead []iceberg.DataFile
+	// Delete files that apply to nothing once the rewrite is done go in
+	// the same commit: beyond those attached to the rewritten files,
+	// position delete files superseded by a deletion vector after a v2 ->
+	// v3 upgrade (scans no longer list them) and equality deletes.
+	fs, err := tbl.FS(ctx)
+	if err != nil {
+		return res, err
+	}
+	rewritten := map[string]struct{}{}
+	for _, g := range plan.Groups {
+		for _, t := range g.Tasks {
+			rewritten[t.File.FilePath()] = struct{}{}
+		}
+	}
+	dead, err := compaction.CollectDeadPositionDeletes(ctx, fs, tbl.CurrentSnapshot(), rewritten)
+	if err != nil {
+		return res, fmt.Errorf("table %s: finding position deletes the compaction retires: %w", name, err)
+	}
 	if equality {
-		fs, err := tbl.FS(ctx)
+		eq, err := compaction.CollectDeadEqualityDeletesWithSpecs(ctx, fs, tbl.Metadata(), tbl.CurrentSnapshot(), rewritten)
 		if err != nil {
-			return res, err
-		}
-		rewritten := map[string]struct{}{}
-		for _, g := range plan.Groups {
-			for _, t := range g.Tasks {
-				rewritten[t.File.FilePath()] = struct{}{}
-			}
-		}
-		if dead, err = compaction.CollectDeadEqualityDeletesWithSpecs(ctx, fs, tbl.Metadata(), tbl.CurrentSnapshot(), rewritten); err != nil {
 			return res, fmt.Errorf("table %s: finding equality deletes the compaction retires: %w", name, err)
 		}
+		dead = append(dead, eq...)
 	}
 	groups := make([]table.CompactionTaskGroup, len(plan.Groups))
 	for i, g := range plan.Groups {
