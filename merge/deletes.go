@@ -181,7 +181,8 @@ func planEquality(res *dedupe.Result) *matches {
 // new ones: an equality delete applies only to data files of a lower
 // sequence number.
 func writeEqualityDeletes(ctx context.Context, tbl *table.Table, key []string, res *dedupe.Result, mem memory.Allocator) ([]iceberg.DataFile, error) {
-	if res.Keys.Len() == 0 {
+	if res.Keys.Len() == 0 || !hasDataFiles(tbl) {
+		// Nothing older to delete (the initial load of a new table).
 		return nil, nil
 	}
 	sc := tbl.Schema()
@@ -245,6 +246,16 @@ func writeEqualityDeletes(ctx context.Context, tbl *table.Table, key []string, r
 		return nil, fmt.Errorf("writing equality delete files: %w", err)
 	}
 	return files, nil
+}
+
+// hasDataFiles reports whether the table's current snapshot may hold data
+// files (when its summary does not say, it may).
+func hasDataFiles(tbl *table.Table) bool {
+	snap := tbl.CurrentSnapshot()
+	if snap == nil {
+		return false
+	}
+	return snap.Summary == nil || snap.Summary.Properties["total-data-files"] != "0"
 }
 
 // DescribeMode says how a table is written: its write mode, format version
