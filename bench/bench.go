@@ -194,7 +194,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, mode := range []string{"", "merge-on-read"} {
+		for _, mode := range []string{"", "merge-on-read", modeMergeOnReadV3, modeMergeOnReadEquality} {
 			logf("small batches: %d runs of %d changes, %s", opt.SmallRuns, SmallBatchChanges, cmp.Or(mode, "copy-on-write"))
 			s, rows, err := runSmallBatches(ctx, opt.Binary, work, ds, sb, max(opt.CompactEvery, 0), mode, logf)
 			if err != nil {

@@ -81,9 +81,7 @@ func runCdcmerge(ctx context.Context, bin, work string, ds *dataset, rep *Report
 	}
 	tableDir := filepath.Join(src, "shop", "orders")
 	args := []string{"run", "--source", src, "--warehouse", wh, "--key", Table + "=" + Key, "--output", "json", "--log-level", "warn"}
-	if mode != "" {
-		args = append(args, "--write-mode", mode)
-	}
+	args = append(args, writeModeArgs(mode)...)
 	var total, peak float64
 	var failed bool
 	for _, step := range []struct {
@@ -123,6 +121,27 @@ func runCdcmerge(ctx context.Context, bin, work string, ds *dataset, rep *Report
 	}
 	rep.Results = append(rep.Results, tot)
 	return wh, nil
+}
+
+// Bench modes beyond the two --write-mode values: merge-on-read on format
+// v3 (deletion vectors) and merge-on-read with equality deletes.
+const (
+	modeMergeOnReadV3       = "merge-on-read-v3"
+	modeMergeOnReadEquality = "merge-on-read-equality"
+)
+
+// writeModeArgs are the run flags that create a table in bench mode mode
+// ("" for the default, copy-on-write).
+func writeModeArgs(mode string) []string {
+	switch mode {
+	case "":
+		return nil
+	case modeMergeOnReadV3:
+		return []string{"--write-mode", "merge-on-read", "--format-version", "3"}
+	case modeMergeOnReadEquality:
+		return []string{"--write-mode", "merge-on-read", "--delete-strategy", "equality"}
+	}
+	return []string{"--write-mode", mode}
 }
 
 // buildPeer builds the DuckDB peer module in src into outDir with cgo.

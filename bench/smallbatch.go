@@ -239,7 +239,7 @@ func runSmallBatches(ctx context.Context, bin, work string, ds *dataset, sb *sma
 	if s.Mode == "" {
 		s.Mode = "copy-on-write"
 	}
-	if mode == "merge-on-read" {
+	if strings.HasPrefix(mode, "merge-on-read") {
 		s.CompactEvery = compactEvery
 	}
 	src := filepath.Join(work, "source-small"+suffix)
@@ -251,9 +251,7 @@ func runSmallBatches(ctx context.Context, bin, work string, ds *dataset, sb *sma
 	}
 	tableDir := filepath.Join(src, "shop", "orders")
 	args := []string{"run", "--source", src, "--warehouse", wh, "--key", Table + "=" + Key, "--output", "json", "--log-level", "warn"}
-	if mode != "" {
-		args = append(args, "--write-mode", mode)
-	}
+	args = append(args, writeModeArgs(mode)...)
 	compactArgs := []string{"compact", "--warehouse", wh, "--output", "json", "--log-level", "warn"}
 
 	if err := linkInto(tableDir, ds.loadFiles); err != nil {

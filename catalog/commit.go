@@ -16,12 +16,16 @@ import (
 type Commit struct {
 	Remove []iceberg.DataFile
 	Add    []iceberg.DataFile
-	// Deletes are position delete files (merge-on-read); a commit with
-	// deletes removes no data files.
+	// Deletes are delete files (merge-on-read: position or equality
+	// delete files, deletion vectors); a commit with deletes removes no
+	// data files.
 	Deletes    []iceberg.DataFile
 	Checkpoint reader.Checkpoint
 	// Summary holds extra snapshot summary properties (counts).
 	Summary map[string]string
+	// ReplacedDeletes are deletion vectors superseded by ones in Deletes
+	// (which carry their positions), removed in the same snapshot.
+	ReplacedDeletes []iceberg.DataFile
 }
 
 // Apply commits c to tbl in one snapshot and returns the new table. A
@@ -37,13 +41,17 @@ func Apply(ctx context.Context, tbl *table.Table, c Commit) (*table.Table, error
 	tx := tbl.NewTransaction()
 	var err error
 	switch {
-	case len(c.Deletes) > 0:
+	case len(c.Deletes) > 0 || (len(c.Add) > 0 && len(c.Remove) == 0 && tbl.Metadata().Version() >= 3):
+		// A row delta also appends on format v3: iceberg-go's AddDataFiles
+		// wants row IDs (first_row_id) set on the files, a row delta lets
+		// them inherit the manifest's as the spec intends.
 		if len(c.Remove) > 0 {
 			return nil, fmt.Errorf("table %s: a commit cannot both remove data files and add delete files", strings.Join(tbl.Identifier(), "."))
 		}
 		rd := tx.NewRowDelta(props)
 		rd.AddRows(c.Add...)
 		rd.AddDeletes(c.Deletes...)
+		rd.RemoveDeletes(c.ReplacedDeletes...)
 		err = rd.Commit(ctx)
 	case len(c.Remove) > 0:
 		err = tx.ReplaceDataFilesWithDataFiles(ctx, c.Remove, c.Add, props)

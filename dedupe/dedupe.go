@@ -48,6 +48,7 @@ type Result struct {
 	deletes    []bool
 	firstKeys  func() []string
 	firstRange func() [2]string
+	keyRecords func(context.Context, memory.Allocator) ([]arrow.RecordBatch, error)
 }
 
 // Release frees the upsert records.
@@ -72,6 +73,14 @@ func (r *Result) FirstKeys() []string { return r.firstKeys() }
 func (r *Result) FirstKeyRange() (lo, hi string) {
 	v := r.firstRange()
 	return v[0], v[1]
+}
+
+// KeyRecords returns the key columns of every winner, deletes included,
+// one record per input part that holds winners. It reads the parts given
+// to Latest, which must not have been released yet. The caller releases
+// the records.
+func (r *Result) KeyRecords(ctx context.Context, mem memory.Allocator) ([]arrow.RecordBatch, error) {
+	return r.keyRecords(ctx, mem)
 }
 
 // UpsertRows is the number of rows in Upserts.
@@ -110,6 +119,7 @@ func Latest(ctx context.Context, parts []Part, opt Options, mem memory.Allocator
 	}
 	wins := make([]winner, 0, total)
 	encs := make([]*KeyEncoder, len(parts))
+	keyIdx := make([][]int, len(parts))
 	orders := make([]func(int) string, len(parts))
 	res := &Result{Keys: keys}
 	var buf []byte
@@ -125,6 +135,7 @@ func Latest(ctx context.Context, parts []Part, opt Options, mem memory.Allocator
 			return nil, &RowError{Path: p.Path, Row: -1, Msg: err.Error()}
 		}
 		encs[pi] = enc
+		keyIdx[pi] = idx
 		orders[pi] = orderFunc(rec, opt, p.Load)
 		n := int(rec.NumRows())
 		res.Changes += int64(n)
@@ -191,6 +202,9 @@ func Latest(ctx context.Context, parts []Part, opt Options, mem memory.Allocator
 		sort.Strings(out)
 		return out
 	})
+	res.keyRecords = func(ctx context.Context, mem memory.Allocator) ([]arrow.RecordBatch, error) {
+		return winnerKeys(ctx, parts, keyIdx, wins, mem)
+	}
 	for pi, p := range parts {
 		rows := takes[pi]
 		if len(rows) == 0 {
@@ -355,4 +369,36 @@ func take(ctx context.Context, rec arrow.RecordBatch, rows []int32, mem memory.A
 		return nil, err
 	}
 	return out.(*compute.RecordDatum).Value, nil
+}
+
+// winnerKeys takes the key columns of the winning rows out of each part.
+func winnerKeys(ctx context.Context, parts []Part, keyIdx [][]int, wins []winner, mem memory.Allocator) ([]arrow.RecordBatch, error) {
+	rows := make([][]int32, len(parts))
+	for _, w := range wins {
+		rows[w.part] = append(rows[w.part], w.row)
+	}
+	var out []arrow.RecordBatch
+	for pi, p := range parts {
+		if len(rows[pi]) == 0 {
+			continue
+		}
+		fields := make([]arrow.Field, len(keyIdx[pi]))
+		cols := make([]arrow.Array, len(keyIdx[pi]))
+		for j, c := range keyIdx[pi] {
+			fields[j] = p.Record.Schema().Field(c)
+			cols[j] = p.Record.Column(c)
+		}
+		keys := array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, p.Record.NumRows())
+		slices.Sort(rows[pi])
+		rec, err := take(ctx, keys, rows[pi], mem)
+		keys.Release()
+		if err != nil {
+			for _, r := range out {
+				r.Release()
+			}
+			return nil, err
+		}
+		out = append(out, rec)
+	}
+	return out, nil
 }

@@ -212,24 +212,18 @@ func TestConflictReplans(t *testing.T) {
 			if !interfered || !strings.Contains(logs.String(), "re-planning") {
 				t.Fatalf("no conflict was provoked: %s", logs.String())
 			}
-			tbl, _ := cat.LoadTable(ctx, ident)
-			got, err := testutil.ReadTable(ctx, tbl, s.key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := testutil.Diff(s.replay(len(s.files)), got, 10); d != "" {
-				t.Fatalf("table differs from the model:\n%s", d)
-			}
+			s.check(t, cat, len(s.files), "table differs from the model")
 		})
 	}
 }
 
 // TestMaintenanceRaces: a compaction that commits while a run is about to
 // commit makes the run re-plan; a compaction planned on a table a run has
-// since committed to fails without touching it. Either way nothing is lost.
+// since committed to fails without touching it. Either way nothing is lost,
+// in every write mode and delete strategy.
 func TestMaintenanceRaces(t *testing.T) {
-	for _, mode := range []string{merge.CopyOnWrite, merge.MergeOnRead} {
-		t.Run(mode, func(t *testing.T) {
+	for _, mm := range modelModes() {
+		t.Run(mm.name, func(t *testing.T) {
 			ctx := context.Background()
 			s := newStream(rand.New(rand.NewSource(21)), false)
 			root := t.TempDir()
@@ -241,7 +235,8 @@ func TestMaintenanceRaces(t *testing.T) {
 			wh := filepath.Join(root, "wh")
 			ident := []string{s.schema, s.table}
 			cat := openCatalog(t, wh)
-			opt := merge.Options{Key: s.key, BatchFiles: 1, WriteMode: mode}
+			opt := mm.opt
+			opt.Key, opt.BatchFiles = s.key, 1
 			if _, err := merge.Table(ctx, cat, src, tableFiles(t, src, s.schema+"."+s.table), ident, opt); err != nil {
 				t.Fatal(err)
 			}
@@ -271,14 +266,7 @@ func TestMaintenanceRaces(t *testing.T) {
 			if _, err := merge.Compact(ctx, stale, merge.CompactOptions{TargetFileSize: 1 << 20, MinInputFiles: 2}); err == nil {
 				t.Log("compaction on a stale table found nothing to do or succeeded; checking the rows anyway")
 			}
-			tbl, _ := cat.LoadTable(ctx, ident)
-			got, err := testutil.ReadTable(ctx, tbl, s.key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := testutil.Diff(s.replay(len(s.files)), got, 10); d != "" {
-				t.Fatalf("table differs from the model:\n%s", d)
-			}
+			s.check(t, cat, len(s.files), "table differs from the model")
 		})
 	}
 }

@@ -35,9 +35,9 @@ type matches struct {
 	// candidates counts files whose bounds could hold a key (read), and
 	// files counts all data files of the snapshot.
 	candidates, files int
-	// dataFiles holds, for merge-on-read, the data file of each path in
-	// deletes: a delete file takes its data file's partition.
-	dataFiles map[string]iceberg.DataFile
+	// touched describes, for merge-on-read, each data file in deletes: what
+	// a deletion vector for it must carry over.
+	touched map[string]touchedFile
 }
 
 // planCopyOnWrite finds the data files of tbl that hold keys of res.

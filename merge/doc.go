@@ -39,6 +39,24 @@
 // CleanOrphans drop old snapshots and unreferenced files. Every
 // maintenance commit carries the checkpoint forward, and one that races a
 // run fails or makes the run re-plan: neither loses rows.
+// # Merge-on-read
+//
+// Merge-on-read never rewrites a data file: it appends the winners and
+// records the rows they replace as deletes, by the table's delete strategy
+// (table property cdcmerge.delete-strategy):
+//   - position (default): the candidates' key columns are read (skipping
+//     rows earlier deletes removed) to find the replaced rows' positions;
+//     format v2 writes one position delete file per data file touched,
+//     format v3 one deletion vector per data file touched, carrying every
+//     earlier deleted position of that file, and removes the vector it
+//     replaces in the same row delta (one live vector per data file);
+//   - equality: an equality delete file on the key columns holds every key
+//     of the batch; nothing is read. It removes the older rows of those
+//     keys and not the batch's own rows, which share its sequence number.
+//
+// Alter changes a table's mode, strategy or format version; a change that
+// the old delete files would make unsafe (leaving merge-on-read, equality
+// to position) is refused until Compact has folded them all away.
 //
 // # Invariants
 //   - After a commit, every key of K appears at most once in the table:

@@ -3,6 +3,7 @@ package merge
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,8 +48,10 @@ type CompactResult struct {
 	RemovedDeleteFiles int    `json:"removed_delete_files"`
 }
 
-// Compact bin-packs small data files and folds position delete files into
-// the data files they apply to, in one commit made against the snapshot it
+// Compact bin-packs small data files and folds delete files (position
+// deletes, deletion vectors) into the data files they apply to; a table
+// with equality deletes has every data file rewritten, so that all its
+// equality delete files can be dropped. All in one commit made against the snapshot it
 // planned on. A run that commits in between makes the compaction fail (its
 // rows are never lost); compact again. Compaction commits carry no
 // checkpoint: the table's checkpoint is read from the newest snapshot that
@@ -66,6 +69,23 @@ func Compact(ctx context.Context, tbl *table.Table, opt CompactOptions) (Compact
 		cfg.MinInputFiles = opt.MinInputFiles
 	}
 	cfg.DeleteFileThreshold = max(opt.DeleteFileThreshold, 1)
+	live, err := liveDeleteFiles(ctx, tbl)
+	if err != nil {
+		return res, fmt.Errorf("table %s: listing delete files: %w", name, err)
+	}
+	equality := false
+	for _, f := range live {
+		equality = equality || f.ContentType() == iceberg.EntryContentEqDeletes
+	}
+	if equality {
+		// An equality delete applies to every older data file whose
+		// bounds may hold its keys, so it can only be dropped once all of
+		// them are rewritten: rewrite every data file.
+		// Every file is then undersized, and one group per partition
+		// takes them all; output files still roll at the target size.
+		cfg.MinFileSizeBytes, cfg.TargetFileSizeBytes, cfg.MaxFileSizeBytes = math.MaxInt64/2, math.MaxInt64/2, math.MaxInt64
+		cfg.MinInputFiles = 1
+	}
 	plan, err := compaction.Analyze(ctx, tbl, cfg)
 	if err != nil {
 		return res, fmt.Errorf("table %s: planning compaction: %w", name, err)
@@ -79,6 +99,31 @@ func Compact(ctx context.Context, tbl *table.Table, opt CompactOptions) (Compact
 			return res, fmt.Errorf("table %s: --sort-by-key needs the table's key, and the table has no identifier fields", name)
 		}
 	}
+	// Delete files that apply to nothing once the rewrite is done go in
+	// the same commit: beyond those attached to the rewritten files,
+	// position delete files superseded by a deletion vector after a v2 ->
+	// v3 upgrade (scans no longer list them) and equality deletes.
+	fs, err := tbl.FS(ctx)
+	if err != nil {
+		return res, err
+	}
+	rewritten := map[string]struct{}{}
+	for _, g := range plan.Groups {
+		for _, t := range g.Tasks {
+			rewritten[t.File.FilePath()] = struct{}{}
+		}
+	}
+	dead, err := compaction.CollectDeadPositionDeletes(ctx, fs, tbl.CurrentSnapshot(), rewritten)
+	if err != nil {
+		return res, fmt.Errorf("table %s: finding position deletes the compaction retires: %w", name, err)
+	}
+	if equality {
+		eq, err := compaction.CollectDeadEqualityDeletesWithSpecs(ctx, fs, tbl.Metadata(), tbl.CurrentSnapshot(), rewritten)
+		if err != nil {
+			return res, fmt.Errorf("table %s: finding equality deletes the compaction retires: %w", name, err)
+		}
+		dead = append(dead, eq...)
+	}
 	// The compaction snapshot carries the table's checkpoint forward, so
 	// that expiring the older snapshots can never lose it.
 	props := iceberg.Properties{}
@@ -87,6 +132,7 @@ func Compact(ctx context.Context, tbl *table.Table, opt CompactOptions) (Compact
 	}
 	tx := tbl.NewTransaction()
 	rewrite := tx.NewRewrite(props)
+	staged := map[string]struct{}{} // delete files the rewrite removes
 	// Each group holds the files of one partition (compaction.Analyze
 	// groups by partition), so every output file stays in one partition.
 	for _, g := range plan.Groups {
@@ -104,12 +150,23 @@ func Compact(ctx context.Context, tbl *table.Table, opt CompactOptions) (Compact
 			continue
 		}
 		rewrite.ApplyResult(gr)
+		for _, df := range append(gr.SafePosDeletes, gr.SafeDeletionVectors...) {
+			staged[df.FilePath()] = struct{}{}
+		}
 		res.RemovedDataFiles += len(gr.OldDataFiles)
 		res.AddedDataFiles += len(gr.NewDataFiles)
 		res.RemovedDeleteFiles += len(gr.SafePosDeletes) + len(gr.SafeDeletionVectors)
 	}
 	if res.RemovedDataFiles == 0 {
 		return res, nil
+	}
+	for _, df := range dead {
+		if _, ok := staged[df.FilePath()]; ok {
+			continue // attached to a rewritten file: already removed
+		}
+		staged[df.FilePath()] = struct{}{}
+		rewrite.DeleteFile(df)
+		res.RemovedDeleteFiles++
 	}
 	if err := rewrite.Commit(ctx); err != nil {
 		return CompactResult{Table: name}, fmt.Errorf("table %s: compacting: %w", name, err)
@@ -216,6 +273,36 @@ func sortedGroup(ctx context.Context, tbl *table.Table, g table.CompactionTaskGr
 	one := func(yield func(arrow.RecordBatch, error) bool) { yield(rec, nil) }
 	out.NewDataFiles, err = writer.DataFiles(ctx, tbl, sc, one, writer.Options{TargetFileSize: target, Parallel: 1})
 	return out, err
+}
+
+// liveDeleteFiles lists the delete files of the table's current snapshot:
+// position and equality delete files and deletion vectors.
+func liveDeleteFiles(ctx context.Context, tbl *table.Table) ([]iceberg.DataFile, error) {
+	snap := tbl.CurrentSnapshot()
+	if snap == nil {
+		return nil, nil
+	}
+	fs, err := tbl.FS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	manifests, err := snap.Manifests(fs)
+	if err != nil {
+		return nil, err
+	}
+	var out []iceberg.DataFile
+	for _, m := range manifests {
+		if m.ManifestContent() != iceberg.ManifestContentDeletes {
+			continue
+		}
+		for e, err := range m.Entries(fs, true) {
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, e.DataFile())
+		}
+	}
+	return out, nil
 }
 
 // Expire removes snapshots older than olderThan, keeping at least

@@ -85,6 +85,16 @@ type Options struct {
 	// unpartitioned). An existing table keeps its own; giving another one
 	// is an error.
 	Partition []PartitionField
+	// FormatVersion is the Iceberg format version (2 or 3; 0 means 2) of
+	// tables cdcmerge creates. An existing table keeps its own (giving
+	// another one is an error: cdcmerge alter upgrades a table).
+	FormatVersion int
+	// DeleteStrategy is how a merge-on-read table cdcmerge creates records
+	// replaced rows: DeletePosition (default; position delete files on
+	// v2, deletion vectors on v3) or DeleteEquality. It is stored in the
+	// table property cdcmerge.delete-strategy; an existing table keeps its
+	// own.
+	DeleteStrategy string
 }
 
 // DocumentOptions tune how DocumentDB/MongoDB output becomes columns.
@@ -170,13 +180,17 @@ func Table(ctx context.Context, cat icecat.Catalog, src reader.Source, tf reader
 	if err != nil {
 		return st, err
 	}
-	switch opt.WriteMode {
-	case "", CopyOnWrite, MergeOnRead:
-	default:
-		return st, fmt.Errorf("write mode %q: use %s or %s", opt.WriteMode, CopyOnWrite, MergeOnRead)
+	if err := checkTableSettings(opt.WriteMode, opt.DeleteStrategy, opt.FormatVersion); err != nil {
+		return st, fmt.Errorf("table %s: %w", name, err)
 	}
 	if tbl != nil && opt.WriteMode != "" && writeMode(tbl) != opt.WriteMode {
-		return st, fmt.Errorf("table %s is %s but %s was asked for; a table's write mode is changed by an explicit step, not by a run: drop --write-mode for this table", name, writeMode(tbl), opt.WriteMode)
+		return st, fmt.Errorf("table %s is %s but %s was asked for; a table's write mode is changed by an explicit step (cdcmerge alter), not by a run: drop --write-mode for this table", name, writeMode(tbl), opt.WriteMode)
+	}
+	if tbl != nil && opt.FormatVersion != 0 && formatVersion(tbl) != opt.FormatVersion {
+		return st, fmt.Errorf("table %s has format version %d but %d was asked for; a table's format version is changed by an explicit step (cdcmerge alter), not by a run: drop --format-version for this table", name, formatVersion(tbl), opt.FormatVersion)
+	}
+	if tbl != nil && opt.DeleteStrategy != "" && deleteStrategy(tbl) != opt.DeleteStrategy {
+		return st, fmt.Errorf("table %s uses the %s delete strategy but %s was asked for; it is changed by an explicit step (cdcmerge alter), not by a run: drop --delete-strategy for this table", name, deleteStrategy(tbl), opt.DeleteStrategy)
 	}
 	if tbl != nil && len(opt.Partition) > 0 {
 		if have, want := specString(tbl), configuredSpecString(tbl, opt.Partition); have != want {
@@ -425,11 +439,14 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 	}
 	defer res.Release()
 	t0 = b.st.phase("dedupe", t0)
-	mode := writeMode(tbl)
+	mode, strategy := writeMode(tbl), deleteStrategy(tbl)
 	var m *matches
-	if mode == MergeOnRead {
+	switch {
+	case mode == MergeOnRead && strategy == DeleteEquality:
+		m = planEquality(res)
+	case mode == MergeOnRead:
 		m, err = planMergeOnRead(ctx, tbl, b.key, res, b.opt.Mem)
-	} else {
+	default:
 		m, err = planCopyOnWrite(ctx, tbl, b.key, res)
 	}
 	if err != nil {
@@ -447,7 +464,16 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 	if err := fault.Point(fault.AfterDataFiles); err != nil {
 		return nil, cp, err
 	}
-	deletes, err := writePositionDeletes(ctx, tbl, m.deletes, m.dataFiles, b.opt.Mem)
+	var deletes, replaced []iceberg.DataFile
+	switch {
+	case mode != MergeOnRead:
+	case strategy == DeleteEquality:
+		deletes, err = writeEqualityDeletes(ctx, tbl, b.key, res, b.opt.Mem)
+	case formatVersion(tbl) >= 3:
+		deletes, replaced, err = writeDeletionVectors(ctx, tbl, m)
+	default:
+		deletes, err = writePositionDeletes(ctx, tbl, m.deletes, m.touched, b.opt.Mem)
+	}
 	if err != nil {
 		return nil, cp, fmt.Errorf("table %s: %w", b.name, err)
 	}
@@ -469,7 +495,7 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 		b.discard(ctx, tbl, append(added, deletes...))
 		return nil, cp, err
 	}
-	out, err := b.commit(ctx, tbl, catalog.Commit{Remove: removed, Add: added, Deletes: deletes, Checkpoint: next, Summary: map[string]string{
+	out, err := b.commit(ctx, tbl, catalog.Commit{Remove: removed, Add: added, Deletes: deletes, ReplacedDeletes: replaced, Checkpoint: next, Summary: map[string]string{
 		"cdcmerge.files":    strconv.Itoa(len(files)),
 		"cdcmerge.inserted": strconv.FormatInt(inserted, 10),
 		"cdcmerge.updated":  strconv.FormatInt(updated, 10),
@@ -656,11 +682,18 @@ func (b *batchRun) ensureTable(ctx context.Context, tbl *table.Table, sc *arrow.
 	if tbl != nil {
 		return tbl, nil
 	}
-	props := iceberg.Properties{table.PropertyFormatVersion: "2"}
+	version := b.opt.FormatVersion
+	if version == 0 {
+		version = DefaultFormatVersion
+	}
+	props := iceberg.Properties{table.PropertyFormatVersion: strconv.Itoa(version)}
 	if b.opt.WriteMode != "" {
 		for k, v := range WriteModeProperties(b.opt.WriteMode) {
 			props[k] = v
 		}
+	}
+	if b.opt.DeleteStrategy == DeleteEquality {
+		props[PropertyDeleteStrategy] = DeleteEquality
 	}
 	for k, v := range b.opt.TableProperties {
 		props[k] = v

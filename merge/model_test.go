@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/iceberg-go"
 	icecat "github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
 
@@ -204,6 +205,25 @@ func (s modelStream) replay(n int) testutil.Rows {
 	return state
 }
 
+// check loads the table and compares it with the model of the first n
+// files; when says when, for the failure message.
+func (s modelStream) check(t *testing.T, cat icecat.Catalog, n int, when string) *table.Table {
+	t.Helper()
+	ctx := context.Background()
+	tbl, err := cat.LoadTable(ctx, []string{s.schema, s.table})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := testutil.ReadTable(ctx, tbl, s.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := testutil.Diff(s.replay(n), got, 10); d != "" {
+		t.Fatalf("%s:\n%s", when, d)
+	}
+	return tbl
+}
+
 func (s modelStream) apply(state testutil.Rows, op string, rw []any) {
 	var kp []string
 	for i := range s.key {
@@ -244,6 +264,28 @@ func tableFiles(t *testing.T, src reader.Source, ident string) reader.TableFiles
 	return reader.TableFiles{}
 }
 
+// modelMode is one way of writing a table the model test runs in.
+type modelMode struct {
+	name string
+	opt  merge.Options
+	// upgraded: a v3 table upgraded from v2 keeps its position delete
+	// files (deletion vectors written later carry their positions).
+	upgraded bool
+}
+
+// modelModes are every write mode and delete strategy: copy-on-write,
+// merge-on-read with position deletes (v2), deletion vectors (v3) and
+// equality deletes (v2 and v3).
+func modelModes() []modelMode {
+	return []modelMode{
+		{"cow", merge.Options{WriteMode: merge.CopyOnWrite}, false},
+		{"mor-v2-position", merge.Options{WriteMode: merge.MergeOnRead}, false},
+		{"mor-v3-dv", merge.Options{WriteMode: merge.MergeOnRead, FormatVersion: 3}, false},
+		{"mor-v2-equality", merge.Options{WriteMode: merge.MergeOnRead, DeleteStrategy: merge.DeleteEquality}, false},
+		{"mor-v3-equality", merge.Options{WriteMode: merge.MergeOnRead, DeleteStrategy: merge.DeleteEquality, FormatVersion: 3}, false},
+	}
+}
+
 // TestModel replays random streams through the engine in random run splits
 // and batchings and compares the table with the model after every run.
 func TestModel(t *testing.T) {
@@ -251,27 +293,32 @@ func TestModel(t *testing.T) {
 	if testing.Short() {
 		seeds = 6
 	}
-	for i := 0; i < 2*seeds; i++ {
-		seed, mode := i/2, []string{merge.CopyOnWrite, merge.MergeOnRead}[i%2]
+	modes := modelModes()
+	for i := 0; i < len(modes)*seeds; i++ {
+		seed, mm := i/len(modes), modes[i%len(modes)]
 		composite := seed%2 == 1
-		t.Run(fmt.Sprintf("%s/seed%d", mode, seed), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/seed%d", mm.name, seed), func(t *testing.T) {
 			t.Parallel()
 			r := rand.New(rand.NewSource(int64(seed)))
-			runModel(t, r, newStream(r, composite), mode, nil, nil)
+			runModel(t, r, newStream(r, composite), mm, nil, func(t *testing.T, tbl *table.Table) { checkDeleteFiles(t, tbl, mm) })
 		})
 	}
 }
 
 // runModel reveals the files of s a few at a time, runs the engine after
-// each step in write mode mode (creating the table with partition), with
+// each step in mode mm (creating the table with partition), with
 // compaction and expiry interleaved at random, and compares the table with
-// the model after every step; check, when set, inspects the table too.
-func runModel(t *testing.T, r *rand.Rand, s modelStream, mode string, partition []merge.PartitionField, check func(*testing.T, *table.Table)) {
+// the model after every step; check, when set, inspects the table too. At
+// the end a full compaction must fold every delete file away.
+func runModel(t *testing.T, r *rand.Rand, s modelStream, mm modelMode, partition []merge.PartitionField, check func(*testing.T, *table.Table)) {
 	ctx := context.Background()
 	root := t.TempDir()
 	src := reader.DirSource{Root: filepath.Join(root, "dms")}
 	cat := openCatalog(t, filepath.Join(root, "wh"))
 	ident := []string{s.schema, s.table}
+	if check == nil {
+		check = func(*testing.T, *table.Table) {}
+	}
 	revealed := 0
 	for revealed < len(s.files) {
 		step := 1 + r.Intn(4)
@@ -279,7 +326,8 @@ func runModel(t *testing.T, r *rand.Rand, s modelStream, mode string, partition 
 			s.write(t, src.Root, s.files[revealed])
 			revealed++
 		}
-		opt := merge.Options{Key: s.key, BatchFiles: 1 + r.Intn(4), WriteMode: mode, Partition: partition}
+		opt := mm.opt
+		opt.Key, opt.BatchFiles, opt.Partition = s.key, 1+r.Intn(4), partition
 		if r.Intn(3) == 0 {
 			opt.BatchBytes = 1 // one file per batch
 		}
@@ -287,23 +335,11 @@ func runModel(t *testing.T, r *rand.Rand, s modelStream, mode string, partition 
 		if err != nil {
 			t.Fatalf("run after %d files: %v", revealed, err)
 		}
-		tbl, err := cat.LoadTable(ctx, ident)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := testutil.ReadTable(ctx, tbl, s.key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d := testutil.Diff(s.replay(revealed), got, 10); d != "" {
-			t.Fatalf("after %d of %d files (stats %+v):\n%s", revealed, len(s.files), st, d)
-		}
-		if check != nil {
-			check(t, tbl)
-		}
-		if mode == merge.MergeOnRead {
+		tbl := s.check(t, cat, revealed, fmt.Sprintf("after %d of %d files (stats %+v)", revealed, len(s.files), st))
+		check(t, tbl)
+		if opt.WriteMode == merge.MergeOnRead {
 			// Merge-on-read never rewrites a data file: it only adds
-			// data files and position delete files.
+			// data files and delete files.
 			for _, snap := range tbl.Metadata().Snapshots() {
 				if snap.Summary.Properties["cdcmerge.files"] == "" {
 					continue // a compaction, not a merge
@@ -333,16 +369,8 @@ func runModel(t *testing.T, r *rand.Rand, s modelStream, mode string, partition 
 					t.Fatalf("clean orphans: %v", err)
 				}
 			}
-			got, err := testutil.ReadTable(ctx, tbl, s.key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := testutil.Diff(s.replay(revealed), got, 10); d != "" {
-				t.Fatalf("after maintenance, %d files:\n%s", revealed, d)
-			}
-			if check != nil {
-				check(t, tbl)
-			}
+			tbl = s.check(t, cat, revealed, fmt.Sprintf("after maintenance, %d files", revealed))
+			check(t, tbl)
 		}
 		// A rerun with nothing new must change nothing.
 		before := tbl.CurrentSnapshot().SnapshotID
@@ -353,6 +381,55 @@ func runModel(t *testing.T, r *rand.Rand, s modelStream, mode string, partition 
 		tbl2, _ := cat.LoadTable(ctx, ident)
 		if st2.Commits != 0 || tbl2.CurrentSnapshot().SnapshotID != before {
 			t.Fatalf("rerun committed: %+v", st2)
+		}
+	}
+	// A full compaction folds every delete file away, in every mode.
+	tbl, err := cat.LoadTable(ctx, ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := merge.Compact(ctx, tbl, merge.CompactOptions{TargetFileSize: 1 << 20, MinInputFiles: 1}); err != nil {
+		t.Fatalf("final compact: %v", err)
+	}
+	tbl = s.check(t, cat, len(s.files), "after the final compaction")
+	check(t, tbl)
+	if live, err := merge.LiveDeleteFiles(ctx, tbl); err != nil || len(live) != 0 {
+		t.Fatalf("after a full compaction %d delete files are left (%v)", len(live), err)
+	}
+}
+
+// checkDeleteFiles checks that a table holds only the delete files its
+// mode writes: none for copy-on-write, position delete files on v2,
+// deletion vectors on v3 (at most one per data file), equality delete
+// files for the equality strategy.
+func checkDeleteFiles(t *testing.T, tbl *table.Table, mm modelMode) {
+	t.Helper()
+	live, err := merge.LiveDeleteFiles(context.Background(), tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perData := map[string]int{}
+	for _, f := range live {
+		var ok bool
+		switch {
+		case mm.opt.WriteMode == merge.CopyOnWrite:
+		case mm.opt.DeleteStrategy == merge.DeleteEquality:
+			ok = f.ContentType() == iceberg.EntryContentEqDeletes
+		case mm.opt.FormatVersion == 3 && table.IsDeletionVector(f):
+			ok = true
+			perData[*f.ReferencedDataFile()]++
+		case mm.opt.FormatVersion == 3:
+			ok = mm.upgraded && f.ContentType() == iceberg.EntryContentPosDeletes
+		default:
+			ok = f.ContentType() == iceberg.EntryContentPosDeletes && !table.IsDeletionVector(f)
+		}
+		if !ok {
+			t.Fatalf("mode %s: unexpected delete file %s (content %s, format %s)", mm.name, f.FilePath(), f.ContentType(), f.FileFormat())
+		}
+	}
+	for data, n := range perData {
+		if n > 1 {
+			t.Fatalf("data file %s has %d live deletion vectors; the spec allows one", data, n)
 		}
 	}
 }

@@ -60,9 +60,9 @@ const (
 // positions in their data files: the key columns of every data file whose
 // bounds may hold a key are read straight from the file (positions are
 // only meaningful in the file as written), skipping rows that earlier
-// position deletes already removed.
+// position deletes or deletion vectors already removed.
 func planMergeOnRead(ctx context.Context, tbl *table.Table, key []string, res *dedupe.Result, mem memory.Allocator) (*matches, error) {
-	m := &matches{found: make([]bool, res.Keys.Len()), deletes: map[string][]int64{}, dataFiles: map[string]iceberg.DataFile{}}
+	m := &matches{found: make([]bool, res.Keys.Len()), deletes: map[string][]int64{}, touched: map[string]touchedFile{}}
 	if tbl.CurrentSnapshot() == nil || res.Keys.Len() == 0 {
 		return m, nil
 	}
@@ -90,13 +90,18 @@ func planMergeOnRead(ctx context.Context, tbl *table.Table, key []string, res *d
 	var cands []table.FileScanTask
 	inPartition := keyPartitionFilter(tbl, key, res) // nil: the partition says nothing about keys
 	for _, task := range tasks {
-		if len(task.EqualityDeleteFiles)+len(task.DeletionVectorFiles) > 0 {
-			return nil, fmt.Errorf("data file %s has equality deletes or deletion vectors; cdcmerge's merge-on-read writes position deletes and does not mix them", task.File.FilePath())
+		if len(task.EqualityDeleteFiles) > 0 {
+			return nil, fmt.Errorf("data file %s has equality deletes, which the position delete strategy cannot see through; run cdcmerge compact on the table first", task.File.FilePath())
 		}
 		if !mayHold(task.File, first, res) || (inPartition != nil && !inPartition(task.File)) {
 			continue
 		}
 		cands = append(cands, task)
+		for _, dvf := range task.DeletionVectorFiles {
+			if err := readDeletionVector(fs, dvf, deleted); err != nil {
+				return nil, err
+			}
+		}
 		for _, df := range task.DeleteFiles {
 			if readDeletes[df.FilePath()] {
 				continue
@@ -161,8 +166,9 @@ func planMergeOnRead(ctx context.Context, tbl *table.Table, key []string, res *d
 			m.found[k] = true
 		}
 		if len(h.pos) > 0 {
-			m.deletes[cands[c].File.FilePath()] = h.pos
-			m.dataFiles[cands[c].File.FilePath()] = cands[c].File
+			path := cands[c].File.FilePath()
+			m.deletes[path] = h.pos
+			m.touched[path] = touchedFile{file: cands[c].File, gone: deleted[path], dvs: cands[c].DeletionVectorFiles}
 		}
 	}
 	return m, nil
@@ -279,8 +285,8 @@ var posDeleteArrowSchema = arrow.NewSchema([]arrow.Field{
 // writePositionDeletes writes one position delete file per data file with
 // deleted rows, each naming the data file it references (so readers apply
 // it to that file alone), sorted by position as the spec requires, in the
-// partition of that data file (dataFiles).
-func writePositionDeletes(ctx context.Context, tbl *table.Table, deletes map[string][]int64, dataFiles map[string]iceberg.DataFile, mem memory.Allocator) ([]iceberg.DataFile, error) {
+// partition of that data file (touched).
+func writePositionDeletes(ctx context.Context, tbl *table.Table, deletes map[string][]int64, touched map[string]touchedFile, mem memory.Allocator) ([]iceberg.DataFile, error) {
 	if len(deletes) == 0 {
 		return nil, nil
 	}
@@ -327,7 +333,7 @@ func writePositionDeletes(ctx context.Context, tbl *table.Table, deletes map[str
 		hi := make([]byte, 8)
 		binary.LittleEndian.PutUint64(lo, uint64(pos[0]))
 		binary.LittleEndian.PutUint64(hi, uint64(pos[len(pos)-1]))
-		spec, part := partitionOf(tbl, dataFiles[dataPath])
+		spec, part := partitionOf(tbl, touched[dataPath].file)
 		b, err := iceberg.NewDataFileBuilder(spec, iceberg.EntryContentPosDeletes, loc, iceberg.ParquetFile,
 			part, nil, nil, int64(len(pos)), size)
 		if err != nil {

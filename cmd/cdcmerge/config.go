@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -65,7 +66,9 @@ type Config struct {
 	ExpireRetainLast  int    `yaml:"expire_retain_last"`
 	TargetFileSize    string `yaml:"target_file_size"`
 	// partitions holds the --partition flags (the file's are in Tables).
-	partitions partitionFlags
+	partitions     partitionFlags
+	FormatVersion  int    `yaml:"format_version"`
+	DeleteStrategy string `yaml:"delete_strategy"`
 }
 
 // TableConfig holds the settings of one source table, keyed by its DMS
@@ -77,6 +80,11 @@ type TableConfig struct {
 	// Partition is the partition spec of the table when cdcmerge creates
 	// it, one field per entry: col, day(col), bucket(16, col), ...
 	Partition []string `yaml:"partition"`
+	// WriteMode, FormatVersion and DeleteStrategy override the global
+	// settings for this table when cdcmerge creates it.
+	WriteMode      string `yaml:"write_mode"`
+	FormatVersion  int    `yaml:"format_version"`
+	DeleteStrategy string `yaml:"delete_strategy"`
 }
 
 // settingDocs documents every setting once; the README table is checked
@@ -126,6 +134,8 @@ var settingDocs = []struct{ Flag, Env, YAML, Doc string }{
 	{"--expire-older-than", "CDCMERGE_EXPIRE_OLDER_THAN", "expire_older_than", "after a table's run, expire its snapshots older than this (e.g. 120h); clean-orphans then deletes their files (default: no expiry)"},
 	{"--expire-retain-last", "CDCMERGE_EXPIRE_RETAIN_LAST", "expire_retain_last", "after a table's run, expire all but this many newest snapshots, or with --expire-older-than keep at least this many (default 0: no expiry)"},
 	{"--target-file-size", "CDCMERGE_TARGET_FILE_SIZE", "target_file_size", "write.target-file-size-bytes of tables cdcmerge creates, e.g. 128MiB (default 512MiB), and the size compact packs files to (default: the table's property)"},
+	{"--format-version", "CDCMERGE_FORMAT_VERSION", "format_version", "Iceberg format version of tables cdcmerge creates: 2 (default) or 3 (merge-on-read only: deletion vectors); per table under tables.<t>.format_version; cdcmerge alter upgrades a table"},
+	{"--delete-strategy", "CDCMERGE_DELETE_STRATEGY", "delete_strategy", "how merge-on-read tables cdcmerge creates record deletes: position (default; position delete files on v2, deletion vectors on v3) or equality (opt-in: no key reads, slow reads; see Write modes); per table under tables.<t>.delete_strategy"},
 }
 
 // partitionFlags collects --partition schema.table=field[,field...].
@@ -232,6 +242,14 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	env("CDCMERGE_CPU_PROFILE", &cfg.CPUProfile)
 	env("CDCMERGE_HEAP_PROFILE", &cfg.HeapProfile)
 	env("CDCMERGE_WRITE_MODE", &cfg.WriteMode)
+	env("CDCMERGE_DELETE_STRATEGY", &cfg.DeleteStrategy)
+	if v := os.Getenv("CDCMERGE_FORMAT_VERSION"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, usagef("CDCMERGE_FORMAT_VERSION=%q is not 2 or 3", v)
+		}
+		cfg.FormatVersion = n
+	}
 	env("CDCMERGE_TABLE_DEFINITION", &cfg.TableDefinition)
 	env("CDCMERGE_CSV_DELIMITER", &cfg.CSVDelimiter)
 	env("CDCMERGE_CSV_NULL_VALUE", &cfg.CSVNullValue)
@@ -318,6 +336,10 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	str("cpu-profile", &cfg.CPUProfile, flagVals.CPUProfile)
 	str("heap-profile", &cfg.HeapProfile, flagVals.HeapProfile)
 	str("write-mode", &cfg.WriteMode, flagVals.WriteMode)
+	str("delete-strategy", &cfg.DeleteStrategy, flagVals.DeleteStrategy)
+	if set["format-version"] {
+		cfg.FormatVersion = flagVals.FormatVersion
+	}
 	str("table-definition", &cfg.TableDefinition, flagVals.TableDefinition)
 	str("csv-delimiter", &cfg.CSVDelimiter, flagVals.CSVDelimiter)
 	str("csv-null-value", &cfg.CSVNullValue, flagVals.CSVNullValue)
@@ -384,10 +406,13 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	default:
 		return nil, usagef("--on-bad-file must be fail or quarantine, got %q", cfg.OnBadFile)
 	}
-	switch cfg.WriteMode {
-	case "", "copy-on-write", "merge-on-read":
-	default:
-		return nil, usagef("--write-mode must be copy-on-write or merge-on-read, got %q", cfg.WriteMode)
+	if err := checkWriteSettings("", cfg.WriteMode, cfg.DeleteStrategy, cfg.FormatVersion); err != nil {
+		return nil, err
+	}
+	for t, tc := range cfg.Tables {
+		if err := checkWriteSettings(t, firstNonEmpty(tc.WriteMode, cfg.WriteMode), firstNonEmpty(tc.DeleteStrategy, cfg.DeleteStrategy), cmp.Or(tc.FormatVersion, cfg.FormatVersion)); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Output != "text" && cfg.Output != "json" {
 		return nil, usagef("--output must be text or json, got %q", cfg.Output)
@@ -534,4 +559,36 @@ func parseBytes(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size such as 1GiB or 512MiB", s)
 	}
 	return int64(f * float64(mul)), nil
+}
+
+// checkWriteSettings checks the write mode, delete strategy and format
+// version given for new tables (of table t, or globally when t is "").
+func checkWriteSettings(t, mode, strategy string, version int) error {
+	where := ""
+	if t != "" {
+		where = " (table " + t + ")"
+	}
+	switch mode {
+	case "", merge.CopyOnWrite, merge.MergeOnRead:
+	default:
+		return usagef("--write-mode must be copy-on-write or merge-on-read, got %q%s", mode, where)
+	}
+	switch strategy {
+	case "", merge.DeletePosition, merge.DeleteEquality:
+	default:
+		return usagef("--delete-strategy must be position or equality, got %q%s", strategy, where)
+	}
+	if strategy == merge.DeleteEquality && mode != merge.MergeOnRead {
+		return usagef("--delete-strategy equality needs --write-mode merge-on-read%s", where)
+	}
+	switch version {
+	case 0, 2:
+	case 3:
+		if mode != merge.MergeOnRead {
+			return usagef("--format-version 3 needs --write-mode merge-on-read (deletion vectors)%s: copy-on-write tables stay on v2", where)
+		}
+	default:
+		return usagef("--format-version must be 2 or 3, got %d%s", version, where)
+	}
+	return nil
 }

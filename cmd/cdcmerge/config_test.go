@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,6 +39,10 @@ func TestUsageErrors(t *testing.T) {
 		{"gen-no-out", []string{"gen"}, "--out"},
 		{"duplicate-key-column", []string{"run", "--source", "x", "--warehouse", wh, "--key", "shop.orders=order_id,ORDER_ID"}, "more than once"},
 		{"repeated-key-flag", []string{"run", "--source", "x", "--warehouse", wh, "--key", "shop.orders=order_id", "--key", "shop.orders=order_id"}, "more than once"},
+		{"bad-format-version", []string{"run", "--source", "x", "--warehouse", wh, "--write-mode", "merge-on-read", "--format-version", "4"}, "--format-version must be 2 or 3"},
+		{"v3-copy-on-write", []string{"run", "--source", "x", "--warehouse", wh, "--format-version", "3"}, "needs --write-mode merge-on-read"},
+		{"bad-delete-strategy", []string{"run", "--source", "x", "--warehouse", wh, "--write-mode", "merge-on-read", "--delete-strategy", "vector"}, "--delete-strategy must be position or equality"},
+		{"equality-copy-on-write", []string{"run", "--source", "x", "--warehouse", wh, "--delete-strategy", "equality"}, "needs --write-mode merge-on-read"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -195,5 +200,36 @@ func TestProfiles(t *testing.T) {
 		if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
 			t.Fatalf("%s is not a pprof profile (gzip): %v", p, err)
 		}
+	}
+}
+
+// TestTableWriteSettings: tables.<t>.write_mode, format_version and
+// delete_strategy in the config file set them per table, and are checked.
+func TestTableWriteSettings(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "c.yaml")
+	write := func(body string) {
+		if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("tables:\n  shop.orders:\n    key: [order_id]\n    format_version: 3\n")
+	code, _, errs := cli(t, "run", "--source", dir, "--warehouse", filepath.Join(dir, "wh"), "--config", conf)
+	if code != 2 || !strings.Contains(errs, "table shop.orders") || !strings.Contains(errs, "needs --write-mode merge-on-read") {
+		t.Fatalf("v3 for a copy-on-write table: exit %d: %s", code, errs)
+	}
+	write("tables:\n  shop.orders:\n    key: [order_id]\n    write_mode: merge-on-read\n    format_version: 3\n    delete_strategy: equality\n")
+	fs, v, keys, _, _ := commonFlags("run", io.Discard)
+	if err := fs.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(fs, keys, v, conf, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := cfg.Tables["shop.orders"]
+	if tc.WriteMode != "merge-on-read" || tc.FormatVersion != 3 || tc.DeleteStrategy != "equality" || cfg.WriteMode != "" {
+		t.Fatalf("per-table settings: %+v (global %q)", tc, cfg.WriteMode)
 	}
 }

@@ -74,6 +74,10 @@ func TestCrash(t *testing.T) {
 		// files are written or just before its commit.
 		{fault.AfterDeleteFiles, "merge-on-read", 2, true, "3 files"},
 		{fault.BeforeCommit, "merge-on-read", 2, true, "3 files"},
+		// The same after writing deletion vectors (v3) or equality deletes;
+		// mode then carries the extra flags.
+		{fault.AfterDeleteFiles, "merge-on-read --format-version 3", 2, true, "3 files"},
+		{fault.AfterDeleteFiles, "merge-on-read --delete-strategy equality", 2, true, "3 files"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.point+"/"+firstNonEmpty(tc.mode, "copy-on-write"), func(t *testing.T) {
@@ -83,7 +87,7 @@ func TestCrash(t *testing.T) {
 			copyTree(t, template, src)
 			args := runArgs(src, wh, "--batch-files", "2")
 			if tc.mode != "" {
-				args = append(args, "--write-mode", tc.mode)
+				args = append(append(args, "--write-mode"), strings.Fields(tc.mode)...)
 			}
 
 			cmd := exec.Command(bin, args...)

@@ -22,6 +22,7 @@ Usage:
   cdcmerge compact       --warehouse DIR [--tables GLOB]   bin-pack small files, fold delete files in
   cdcmerge expire        --warehouse DIR [--older-than 120h --retain-last 1]
   cdcmerge clean-orphans --warehouse DIR [--older-than 24h --dry-run]
+  cdcmerge alter         --warehouse DIR --tables GLOB [--write-mode M] [--format-version 3] [--delete-strategy S]
   cdcmerge bench  [--size S|M|L]   cdcmerge vs DuckDB vs the floor on generated data
   cdcmerge version
 
@@ -52,6 +53,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		err = cmdDemo(ctx, args[1:], stdout, stderr)
 	case "compact", "expire", "clean-orphans":
 		err = cmdMaintain(ctx, args[0], args[1:], stdout, stderr)
+	case "alter":
+		err = cmdAlter(ctx, args[1:], stdout, stderr)
 	case "bench":
 		err = cmdBench(ctx, args[1:], stdout, stderr)
 	case "version", "--version":

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -45,18 +47,7 @@ func cmdMaintain(ctx context.Context, op string, args []string, stdout, stderr i
 		}
 	}
 	target, _ := parseBytes(cfg.TargetFileSize) // checked by loadConfig
-	log, err := newLogger(cfg.LogLevel, logStream(cfg, stdout, stderr))
-	if err != nil {
-		return err
-	}
-	if ctx, err = withAWS(ctx, cfg); err != nil {
-		return err
-	}
-	cat, err := openCatalog(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	idents, err := catalogTables(ctx, cat, cfg)
+	ctx, log, cat, idents, err := openTables(ctx, cfg, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -114,6 +105,24 @@ func cmdMaintain(ctx context.Context, op string, args []string, stdout, stderr i
 	return nil
 }
 
+// openTables opens the logger and the catalog of a maintenance command and
+// lists the tables it acts on.
+func openTables(ctx context.Context, cfg *Config, stdout, stderr io.Writer) (context.Context, *slog.Logger, icecat.Catalog, []table.Identifier, error) {
+	log, err := newLogger(cfg.LogLevel, logStream(cfg, stdout, stderr))
+	if err != nil {
+		return ctx, nil, nil, nil, err
+	}
+	if ctx, err = withAWS(ctx, cfg); err != nil {
+		return ctx, nil, nil, nil, err
+	}
+	cat, err := openCatalog(ctx, cfg)
+	if err != nil {
+		return ctx, nil, nil, nil, err
+	}
+	idents, err := catalogTables(ctx, cat, cfg)
+	return ctx, log, cat, idents, err
+}
+
 // catalogTables lists the catalog's tables (one namespace level, as
 // cdcmerge creates them) that match --tables.
 func catalogTables(ctx context.Context, cat icecat.Catalog, cfg *Config) ([]table.Identifier, error) {
@@ -133,4 +142,91 @@ func catalogTables(ctx context.Context, cat icecat.Catalog, cfg *Config) ([]tabl
 		}
 	}
 	return out, nil
+}
+
+// cmdAlter changes the write mode, delete strategy or format version of
+// existing tables matching --tables to the settings given (flags, then
+// environment, then the config file, where tables.<t>.* wins over the
+// global setting): the explicit step run refuses to take on its own.
+func cmdAlter(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseCommon("maintenance", args, stderr)
+	if err != nil {
+		return err
+	}
+	if cfg.WriteMode == "" && cfg.DeleteStrategy == "" && cfg.FormatVersion == 0 && !tableWriteSettings(cfg) {
+		return usagef("alter needs --write-mode, --delete-strategy or --format-version (or the same settings in the config file)")
+	}
+	ctx, log, cat, idents, err := openTables(ctx, cfg, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	type result struct {
+		merge.AlterResult
+		Error string `json:"error,omitempty"`
+	}
+	var results []result
+	failed := 0
+	for _, ident := range idents {
+		name := strings.Join(ident, ".")
+		r := result{AlterResult: merge.AlterResult{Table: name}}
+		tbl, err := cat.LoadTable(ctx, ident)
+		if err == nil {
+			tc := cfg.tableConfigByTarget(name)
+			r.AlterResult, err = merge.Alter(ctx, tbl, merge.AlterOptions{
+				WriteMode:      firstNonEmpty(tc.WriteMode, cfg.WriteMode),
+				DeleteStrategy: firstNonEmpty(tc.DeleteStrategy, cfg.DeleteStrategy),
+				FormatVersion:  cmp.Or(tc.FormatVersion, cfg.FormatVersion),
+			})
+			r.Table = name
+		}
+		if err != nil {
+			failed++
+			r.Error = err.Error()
+			log.Error("alter failed", "table", name, "error", err.Error())
+		}
+		results = append(results, r)
+	}
+	if cfg.Output == "json" {
+		return json.NewEncoder(stdout).Encode(map[string]any{"msg": "alter summary", "tables": results, "failed": failed})
+	}
+	for _, r := range results {
+		desc := fmt.Sprintf("%s, format v%d", r.WriteMode, r.FormatVersion)
+		if r.DeleteStrategy != "" {
+			desc += ", " + r.DeleteStrategy + " deletes"
+		}
+		switch {
+		case r.Error != "":
+			fmt.Fprintf(stdout, "%s: FAILED: %s\n", r.Table, r.Error)
+		case r.Changed:
+			fmt.Fprintf(stdout, "%s: now %s\n", r.Table, desc)
+		default:
+			fmt.Fprintf(stdout, "%s: unchanged (%s)\n", r.Table, desc)
+		}
+	}
+	if failed > 0 {
+		return errReported
+	}
+	return nil
+}
+
+// tableWriteSettings reports whether any table of the config sets a write
+// mode, delete strategy or format version.
+func tableWriteSettings(cfg *Config) bool {
+	for _, tc := range cfg.Tables {
+		if tc.WriteMode != "" || tc.DeleteStrategy != "" || tc.FormatVersion != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// tableConfigByTarget is the config of the source table whose Iceberg
+// table is target (its target setting, else its own schema.table name).
+func (c *Config) tableConfigByTarget(target string) TableConfig {
+	for name, tc := range c.Tables {
+		if firstNonEmpty(tc.Target, name) == target {
+			return tc
+		}
+	}
+	return TableConfig{}
 }

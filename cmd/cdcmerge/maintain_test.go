@@ -222,3 +222,71 @@ func TestPartitionSettings(t *testing.T) {
 		t.Fatal("the table was created with a bad partition spec")
 	}
 }
+
+// TestWriteSettingsAndAlter: --format-version 3 and --delete-strategy
+// equality give the same rows as copy-on-write; alter refuses to leave
+// merge-on-read while delete files are live, works after compact, and
+// upgrades the format version.
+func TestWriteSettingsAndAlter(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "dms")
+	genSource(t, src, "--tables", "shop.orders", "--cdc-files", "4", "--changes", "200")
+	ref := filepath.Join(dir, "ref")
+	mustCLI(t, runArgs(src, ref)...)
+	want := rowsOf(t, ref, "shop.orders", ordersKey)
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		version int
+		kind    string
+	}{
+		{"v3", []string{"--write-mode", "merge-on-read", "--format-version", "3"}, 3, "puffin"},
+		{"equality", []string{"--write-mode", "merge-on-read", "--delete-strategy", "equality"}, 2, "equality"},
+	} {
+		wh := filepath.Join(dir, tc.name)
+		mustCLI(t, runArgs(src, wh, append(tc.args, "--batch-files", "1")...)...)
+		tbl := loadTable(t, wh, "shop.orders")
+		if v := tbl.Metadata().Version(); v != tc.version {
+			t.Fatalf("%s: format version %d, want %d", tc.name, v, tc.version)
+		}
+		if d := testutil.Diff(want, rowsOf(t, wh, "shop.orders", ordersKey), 10); d != "" {
+			t.Fatalf("%s: rows differ from copy-on-write:\n%s", tc.name, d)
+		}
+		if tc.kind == "equality" && tbl.CurrentSnapshot().Summary.Properties["total-equality-deletes"] == "0" {
+			t.Fatalf("equality strategy wrote no equality deletes")
+		}
+	}
+	// The equality table cannot go copy-on-write while it has delete files.
+	wh := filepath.Join(dir, "equality")
+	code, out, _ := cli(t, "alter", "--warehouse", wh, "--tables", "shop.orders", "--write-mode", "copy-on-write")
+	if code != 1 || !strings.Contains(out, "run cdcmerge compact") {
+		t.Fatalf("alter with live delete files: exit %d: %s", code, out)
+	}
+	mustCLI(t, "compact", "--warehouse", wh, "--min-input-files", "1")
+	out = mustCLI(t, "alter", "--warehouse", wh, "--tables", "shop.orders", "--write-mode", "copy-on-write")
+	if !strings.Contains(out, "now copy-on-write") {
+		t.Fatalf("alter after compact: %s", out)
+	}
+	if p := loadTable(t, wh, "shop.orders").Properties(); p["write.delete.mode"] != "copy-on-write" || p["cdcmerge.delete-strategy"] != "position" {
+		t.Fatalf("properties after alter: %v", p)
+	}
+	if code, _, _ := cli(t, "alter", "--warehouse", wh, "--tables", "shop.orders", "--format-version", "3"); code != 2 {
+		t.Fatalf("format version 3 for a copy-on-write table: exit %d, want 2", code)
+	}
+	mustCLI(t, "alter", "--warehouse", wh, "--tables", "shop.orders", "--write-mode", "merge-on-read", "--format-version", "3")
+	if v := loadTable(t, wh, "shop.orders").Metadata().Version(); v != 3 {
+		t.Fatalf("format version after alter: %d", v)
+	}
+	if out := mustCLI(t, "status", "--source", src, "--warehouse", wh); !strings.Contains(out, "[merge-on-read, format v3, deletion vectors]") {
+		t.Fatalf("status does not show the altered mode: %s", out)
+	}
+	if d := testutil.Diff(want, rowsOf(t, wh, "shop.orders", ordersKey), 10); d != "" {
+		t.Fatalf("alter changed the rows:\n%s", d)
+	}
+	if out := mustCLI(t, runArgs(src, wh)...); !strings.Contains(lineOf(out, "shop.orders: "), "up to date") {
+		t.Fatalf("run after alter: %s", out)
+	}
+	if code, _, _ := cli(t, "alter", "--warehouse", wh); code != 2 {
+		t.Fatalf("alter without a setting: exit %d, want 2", code)
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -70,6 +71,8 @@ func commonFlags(name string, stderr io.Writer) (*flag.FlagSet, *Config, keyFlag
 	fs.BoolVar(&v.DocKeepRaw, "doc-keep-raw", false, "DocumentDB: keep the raw _doc JSON column too")
 	fs.BoolVar(&v.DocKeepFlat, "doc-keep-flat", false, "DocumentDB table mode: keep DMS's flat columns")
 	fs.StringVar(&v.WriteMode, "write-mode", "", "copy-on-write or merge-on-read (new tables)")
+	fs.IntVar(&v.FormatVersion, "format-version", 0, "Iceberg format version of new tables: 2 (default) or 3")
+	fs.StringVar(&v.DeleteStrategy, "delete-strategy", "", "merge-on-read deletes of new tables: position (default) or equality")
 	fs.StringVar(&v.MemoryLimit, "memory-limit", "", "soft memory limit, e.g. 768MiB (default) or 0 for none")
 	fs.StringVar(&v.CPUProfile, "cpu-profile", "", "write a CPU profile to this file")
 	fs.StringVar(&v.HeapProfile, "heap-profile", "", "write a heap profile to this file")
@@ -486,7 +489,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if err == nil {
 			opt := merge.Options{
 				StopAfter:       stopAfter,
-				WriteMode:       cfg.WriteMode,
+				WriteMode:       firstNonEmpty(j.cfg.WriteMode, cfg.WriteMode),
+				FormatVersion:   cmp.Or(j.cfg.FormatVersion, cfg.FormatVersion),
+				DeleteStrategy:  firstNonEmpty(j.cfg.DeleteStrategy, cfg.DeleteStrategy),
 				OnBadFile:       cfg.OnBadFile,
 				CSV:             csvOptions(cfg),
 				Documents:       merge.DocumentOptions{KeepRaw: cfg.DocKeepRaw, KeepFlat: cfg.DocKeepFlat},
@@ -643,6 +648,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		IdentifierCols []string           `json:"key,omitempty"`
 		OrphanFiles    []string           `json:"orphan_files,omitempty"`
 		Skipped        []merge.Skipped    `json:"skipped_files,omitempty"`
+		Mode           string             `json:"mode,omitempty"`
 	}
 	var out []status
 	now := time.Now()
@@ -672,6 +678,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				}
 			}
 			s.Skipped = merge.SkippedFiles(tbl)
+			s.Mode = merge.DescribeMode(tbl)
 			cp, err = catalog.CheckpointOf(tbl)
 			if err != nil {
 				s.Problem = err.Error()
@@ -724,6 +731,9 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		if len(s.OrphanFiles) > 0 {
 			line += fmt.Sprintf(", %d orphan files (not in the table; remove them with cdcmerge clean-orphans)", len(s.OrphanFiles))
+		}
+		if s.Mode != "" {
+			line += " [" + s.Mode + "]"
 		}
 		if s.Problem != "" {
 			line += ", PROBLEM: " + s.Problem

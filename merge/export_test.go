@@ -1,0 +1,4 @@
+package merge
+
+// LiveDeleteFiles lists the delete files of a table's current snapshot.
+var LiveDeleteFiles = liveDeleteFiles
