@@ -24,4 +24,10 @@
 //     value when their file is rewritten).
 //   - Nothing is committed for a batch unless all of it succeeded; a crash
 //     before the commit leaves only unreferenced (orphan) files.
+//   - No file's changes are applied twice under two names: the files of a
+//     batch are read through a reader.DigestSource, and a file with rows
+//     whose digest equals that of an earlier file of the batch or of one
+//     of the checkpoint's recent files is refused (or, under quarantine,
+//     skipped and recorded); the digests of the applied files go into the
+//     batch's checkpoint.
 package merge

@@ -360,12 +360,16 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 	if err := fault.Point(fault.AfterRead); err != nil {
 		return nil, cp, err
 	}
+	if decoded, err = b.duplicates(cp, decoded); err != nil {
+		return nil, cp, fmt.Errorf("table %s: %w", b.name, err)
+	}
 	if b.opt.OnBadFile == Quarantine {
 		decoded = b.screen(tbl, decoded)
 		if len(decoded) == 0 {
 			return b.commitSkipsOnly(ctx, tbl, cp, files, horizon)
 		}
 	}
+	applied := digestsOf(decoded)
 	documents := isDocuments(decoded) // their _id is checked when the documents are read
 	for _, d := range decoded {
 		b.st.Rows += d.Record.NumRows()
@@ -453,7 +457,7 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 		removed = append(removed, rw.task.File)
 	}
 	inserted, updated, deleted := counts(res, m)
-	next := cp.After(files, horizon)
+	next := cp.After(files, horizon).Remember(applied)
 	if err := fault.Point(fault.BeforeCommit); err != nil {
 		return nil, cp, err
 	}
@@ -693,6 +697,9 @@ func (b *batchRun) read(ctx context.Context, tbl *table.Table, files []reader.Fi
 			break
 		}
 	}
+	// The digests that find duplicate deliveries come from the reads the
+	// decoders make anyway: no file is read twice.
+	src := reader.NewDigestSource(b.src)
 	out := make([]*reader.Decoded, len(files))
 	errs := make([]error, len(files))
 	var wg sync.WaitGroup
@@ -704,9 +711,12 @@ func (b *batchRun) read(ctx context.Context, tbl *table.Table, files []reader.Fi
 			defer wg.Done()
 			for i := range next {
 				if f := files[i]; f.Format == reader.CSV {
-					out[i], errs[i] = reader.ReadCSV(ctx, b.src, f, csvSchema, f.Kind == reader.CDC, b.opt.CSV, b.opt.Mem)
+					out[i], errs[i] = reader.ReadCSV(ctx, src, f, csvSchema, f.Kind == reader.CDC, b.opt.CSV, b.opt.Mem)
 				} else {
-					out[i], errs[i] = reader.ReadFile(ctx, b.src, f, b.opt.Mem)
+					out[i], errs[i] = reader.ReadFile(ctx, src, f, b.opt.Mem)
+				}
+				if out[i] != nil {
+					out[i].Digest, _ = src.Digest(files[i].Path)
 				}
 				b.prog.report("read", 1, files[i].Size)
 			}

@@ -30,6 +30,32 @@ type Checkpoint struct {
 	// (S3 times have whole seconds, so ties are common).
 	Horizon      time.Time `json:"horizon"`
 	HorizonFiles []string  `json:"horizon_files,omitempty"`
+	// Recent are the digests of the last files applied (at most
+	// RecentFiles, oldest first; files without rows are left out), so that
+	// a copy of one of them delivered later under another name is caught.
+	Recent []FileDigest `json:"recent,omitempty"`
+}
+
+// RecentFiles bounds Checkpoint.Recent. Every snapshot summary carries the
+// checkpoint, and the table metadata every summary, so the list stays
+// short: 32 files is half an hour of DMS's default one file a minute.
+const RecentFiles = 32
+
+// FileDigest is the digest of an applied file.
+type FileDigest struct {
+	Path   string `json:"p"`
+	Digest Digest `json:"d"`
+}
+
+// Remember adds the digests of files just applied to Recent, dropping the
+// oldest beyond RecentFiles.
+func (c Checkpoint) Remember(applied []FileDigest) Checkpoint {
+	if len(applied) == 0 {
+		return c
+	}
+	all := append(slices.Clone(c.Recent), applied...)
+	c.Recent = all[max(0, len(all)-RecentFiles):]
+	return c
 }
 
 // Horizon is what a listing saw: the newest modification time, and the
@@ -79,6 +105,11 @@ func DecodeCheckpoint(s string) (Checkpoint, error) {
 	if c.CDCLast != "" {
 		if k, _, _, ok := ParseTargetName(c.CDCLast); !ok || k != CDC {
 			return Checkpoint{}, fmt.Errorf("checkpoint names CDC file %q, which is not a DMS CDC file name", c.CDCLast)
+		}
+	}
+	for _, r := range c.Recent {
+		if !r.Digest.valid() || r.Path == "" {
+			return Checkpoint{}, fmt.Errorf("checkpoint lists a recent file %q with digest %q, which is not one cdcmerge writes", r.Path, r.Digest)
 		}
 	}
 	return c, nil

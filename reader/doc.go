@@ -33,4 +33,15 @@
 //   - a file named at or before the checkpoint that was modified after the
 //     horizon arrived late; it is reported as an error, never skipped and
 //     never applied out of order.
+//
+// # Digests
+//
+// A DigestSource wraps a Source and gives every file read through it a
+// Digest of its content, computed from the bytes the decoder reads anyway
+// (Parquet: the footer and the column chunks; CSV: the stream), so no file
+// is read twice. Byte-identical files get the same digest. The checkpoint
+// keeps the digests of the last RecentFiles files applied (Recent), so
+// that the same file delivered again under another name is recognised
+// later too. Fields are only ever added at the end of Checkpoint; an older
+// checkpoint (without Recent) decodes unchanged.
 package reader

@@ -32,6 +32,9 @@ type Decoded struct {
 	// Ops has one operation per row. Files without an Op column (full load,
 	// CdcInsertsOnly) get OpInsert: every row is an upsert.
 	Ops []byte
+	// Digest identifies the file's content when it was read through a
+	// DigestSource ("" otherwise).
+	Digest Digest
 }
 
 // Release frees the record.

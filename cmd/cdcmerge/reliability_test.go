@@ -666,6 +666,98 @@ func TestReliabilityDuplicateDelivery(t *testing.T) {
 		code, out, errs := cli(t, f.args...)
 		f.checkFailedRun(t, code, out, errs, "shop/orders/2026/05/12/"+name, "shop/orders/2026-05-12/"+name, "duplicate delivery")
 	})
+	// The same content under another name: found from the digests of the
+	// bytes the decoder reads, whether the original was applied by an
+	// earlier run (the checkpoint remembers recent files) or comes in the
+	// same run.
+	t.Run("copy-of-applied-file-under-another-name", func(t *testing.T) {
+		t.Parallel()
+		f := newRelFixture(t)
+		orig := "shop/orders/" + f.ordersBefore.checkpoint.CDCLast
+		if n := len(f.ordersBefore.checkpoint.Recent); n == 0 || f.ordersBefore.checkpoint.Recent[n-1].Path != orig {
+			t.Fatalf("the checkpoint does not remember the last applied file %s: %+v", orig, f.ordersBefore.checkpoint.Recent)
+		}
+		data, err := os.ReadFile(filepath.Join(f.src, filepath.FromSlash(orig)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		const dup = "shop/orders/20260512-000000000.parquet"
+		writeFile(t, f.src, dup, data)
+		f.addOtherGoodFiles(t)
+		code, out, errs := cli(t, f.args...)
+		f.checkFailedRun(t, code, out, errs, dup, orig, "same content", "applied earlier", "duplicate delivery", "remove it")
+	})
+	t.Run("two-new-files-same-content", func(t *testing.T) {
+		t.Parallel()
+		f := newRelFixture(t)
+		row := withTS(f.orders.load[1].Values, "2026-05-12 00:00:00.000000")
+		row[3] = "DUPLICATE"
+		data := parquetBytes(t, gen.CDCSchema(f.orders.schema), [][]any{append([]any{"U"}, row...)})
+		const first, second = "shop/orders/20260512-000000000.parquet", "shop/orders/20260512-000100000.parquet"
+		writeFile(t, f.src, first, data)
+		writeFile(t, f.src, second, data)
+		f.addOtherGoodFiles(t)
+		code, out, errs := cli(t, f.args...)
+		f.checkFailedRun(t, code, out, errs, second, first, "same content", "duplicate delivery")
+		// Across batches of one run the checkpoint catches it as well.
+		code, out, errs = cli(t, append(f.args, "--batch-files", "1")...)
+		if code != 1 || !strings.Contains(lineOf(out, "shop.orders: "), second) || !strings.Contains(lineOf(out, "shop.orders: "), first) {
+			t.Fatalf("one file per batch: exit %d, %q, want a failure naming %s and %s\n%s", code, lineOf(out, "shop.orders: "), second, first, errs)
+		}
+		if cp := stateOf(t, f.wh, "shop.orders").checkpoint; cp.CDCLast != "20260512-000000000.parquet" {
+			t.Fatalf("one file per batch: checkpoint %+v, want the first copy applied and the second refused", cp)
+		}
+	})
+	t.Run("quarantine", func(t *testing.T) {
+		t.Parallel()
+		f := newRelFixture(t)
+		orig := "shop/orders/" + f.ordersBefore.checkpoint.CDCLast
+		data, err := os.ReadFile(filepath.Join(f.src, filepath.FromSlash(orig)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		const dup = "shop/orders/20260512-000000000.parquet"
+		writeFile(t, f.src, dup, data)
+		row := withTS(f.orders.load[1].Values, "2026-05-12 00:01:00.000000")
+		row[3] = "AFTER-THE-COPY"
+		const next = "shop/orders/20260512-000100000.parquet"
+		writeFile(t, f.src, next, parquetBytes(t, gen.CDCSchema(f.orders.schema), [][]any{append([]any{"U"}, row...)}))
+		f.addOtherGoodFiles(t)
+		out := mustCLI(t, append(f.args, "--on-bad-file", "quarantine")...)
+		if l := lineOf(out, "shop.orders: "); !strings.Contains(l, "2 files") || strings.Contains(l, "FAILED") {
+			t.Fatalf("summary of shop.orders = %q, want 2 files (one skipped)", l)
+		}
+		f.checkOthersApplied(t, out)
+		want := f.orders.replay(len(f.orders.cdc), append([]any{"U"}, row...))
+		if d := testutil.Diff(want, rowsOf(t, f.wh, "shop.orders", ordersKey), 10); d != "" {
+			t.Fatalf("the copy was applied or the file after it was not:\n%s", d)
+		}
+		tbl := loadTable(t, f.wh, "shop.orders")
+		sk := merge.SkippedFiles(tbl)
+		if len(sk) != 1 || sk[0].Path != dup || !strings.Contains(sk[0].Reason, orig) || !strings.Contains(sk[0].Reason, "duplicate delivery") {
+			t.Fatalf("skipped files %+v, want %s recorded as a copy of %s", sk, dup, orig)
+		}
+		if l := lineOf(mustCLI(t, "status", "--source", f.src, "--warehouse", f.wh, "--log-level", "warn"), "shop.orders: "); !strings.Contains(l, "1 files quarantined") {
+			t.Fatalf("status: %q, want the skip listed", l)
+		}
+	})
+	// Files without rows are exempt: two empty CDC files of a table are
+	// byte-identical without being one file delivered twice, and applying
+	// one twice would change nothing.
+	t.Run("empty-files-are-not-duplicates", func(t *testing.T) {
+		t.Parallel()
+		f := newRelFixture(t)
+		empty := parquetBytes(t, gen.CDCSchema(f.orders.schema), nil)
+		writeFile(t, f.src, "shop/orders/20260512-000000000.parquet", empty)
+		writeFile(t, f.src, "shop/orders/20260512-000100000.parquet", empty)
+		out := mustCLI(t, f.args...)
+		if l := lineOf(out, "shop.orders: "); !strings.Contains(l, "2 files") {
+			t.Fatalf("summary of shop.orders = %q, want both empty files applied", l)
+		}
+		if cp := stateOf(t, f.wh, "shop.orders").checkpoint; cp.CDCLast != "20260512-000100000.parquet" || len(cp.Recent) != len(f.ordersBefore.checkpoint.Recent) {
+			t.Fatalf("checkpoint %+v: want past both empty files, which are not remembered", cp)
+		}
+	})
 }
 
 // ---- 5. a column type that conflicts with the table ----
