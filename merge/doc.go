@@ -24,6 +24,11 @@
 //     value when their file is rewritten).
 //   - Nothing is committed for a batch unless all of it succeeded; a crash
 //     before the commit leaves only unreferenced (orphan) files.
+//   - A batch that is one Parquet file larger than the batch budget is
+//     applied in parts of whole row groups, one commit each; rows of a
+//     file are in commit order, so applying its parts in order equals
+//     applying it whole. A run that stops between parts resumes at the
+//     next row group, the file alone in its batch.
 //   - No file's changes are applied twice under two names: the files of a
 //     batch are read through a reader.DigestSource, and a file with rows
 //     whose digest equals that of an earlier file of the batch or of one

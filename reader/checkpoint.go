@@ -34,6 +34,29 @@ type Checkpoint struct {
 	// RecentFiles, oldest first; files without rows are left out), so that
 	// a copy of one of them delivered later under another name is caught.
 	Recent []FileDigest `json:"recent,omitempty"`
+	// PartFile and PartRowGroups are set while a Parquet file too large for
+	// one batch is applied a few row groups at a time, one commit each: the
+	// file's basename and how many of its row groups (from the first) are
+	// applied. The file itself stays pending until its last part moves the
+	// checkpoint past it.
+	PartFile      string `json:"part_file,omitempty"`
+	PartRowGroups int    `json:"part_row_groups,omitempty"`
+}
+
+// InPart records that the first rowGroups row groups of f are applied.
+func (c Checkpoint) InPart(f File, rowGroups int) Checkpoint {
+	c.PartFile, c.PartRowGroups = f.Name, rowGroups
+	c.Version = CheckpointVersion
+	return c
+}
+
+// AppliedRowGroups is how many row groups of f are applied already: 0
+// unless f is the file being applied in parts.
+func (c Checkpoint) AppliedRowGroups(f File) int {
+	if c.PartFile == f.Name {
+		return c.PartRowGroups
+	}
+	return 0
 }
 
 // RecentFiles bounds Checkpoint.Recent. Every snapshot summary carries the
@@ -107,6 +130,9 @@ func DecodeCheckpoint(s string) (Checkpoint, error) {
 			return Checkpoint{}, fmt.Errorf("checkpoint names CDC file %q, which is not a DMS CDC file name", c.CDCLast)
 		}
 	}
+	if c.PartRowGroups < 0 || (c.PartFile == "") != (c.PartRowGroups == 0) {
+		return Checkpoint{}, fmt.Errorf("checkpoint names %d applied row groups of file %q, which is not what cdcmerge writes", c.PartRowGroups, c.PartFile)
+	}
 	for _, r := range c.Recent {
 		if !r.Digest.valid() || r.Path == "" {
 			return Checkpoint{}, fmt.Errorf("checkpoint lists a recent file %q with digest %q, which is not one cdcmerge writes", r.Path, r.Digest)
@@ -118,6 +144,7 @@ func DecodeCheckpoint(s string) (Checkpoint, error) {
 // After records that files (all of one table, in stream order) were
 // applied, planned from a listing that saw horizon.
 func (c Checkpoint) After(files []File, horizon Horizon) Checkpoint {
+	c.PartFile, c.PartRowGroups = "", 0
 	for _, f := range files {
 		if f.Kind == Load {
 			c.LoadLast, c.LoadNumber = f.Name, f.Number

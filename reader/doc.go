@@ -15,7 +15,8 @@
 //
 // # Decoding
 //
-// ReadFile decodes one Parquet file into an Arrow record whose column types
+// ReadFile (or ReadRowGroups, for some of its row groups) decodes one
+// Parquet file into an Arrow record whose column types
 // are already ones Iceberg can hold (unsigned and small integers widened,
 // times and timestamps in microseconds, INT96 converted), plus the per-row
 // operation taken from the Op column. Columns are addressed by name, never
@@ -27,7 +28,10 @@
 // A Checkpoint records how far a table has consumed the stream: the last
 // LOAD file and the last CDC file applied, and the horizon (the newest
 // modification time among the files listed when that batch was planned).
-// Pending selects the files after a checkpoint. Invariants:
+// Pending selects the files after a checkpoint. A Parquet file larger
+// than a batch is applied in parts of whole row groups (ReadRowGroups,
+// RowGroupSizes); while it is, PartFile and PartRowGroups say how many of
+// its row groups are in, and the file stays pending. Invariants:
 //   - a file is either at or before the checkpoint (applied) or after it
 //     (pending); nothing is applied twice;
 //   - a file named at or before the checkpoint that was modified after the

@@ -35,6 +35,9 @@ type Decoded struct {
 	// Digest identifies the file's content when it was read through a
 	// DigestSource ("" otherwise).
 	Digest Digest
+	// FirstRow is the file's row number of the record's first row (not 0
+	// when only some row groups were read).
+	FirstRow int64
 }
 
 // Release frees the record.
@@ -83,6 +86,46 @@ func (e *FileError) Unwrap() error { return e.Err }
 
 // ReadFile decodes one Parquet file of src.
 func ReadFile(ctx context.Context, src Source, f File, mem memory.Allocator) (*Decoded, error) {
+	return ReadRowGroups(ctx, src, f, RowGroups{}, mem)
+}
+
+// RowGroups selects the row groups [From, To) of a Parquet file; the zero
+// value selects them all. A file too large for one batch is applied a few
+// row groups at a time, so memory is bounded by the row groups a batch
+// holds rather than by the file.
+type RowGroups struct{ From, To int }
+
+// All reports whether rg selects the whole file.
+func (rg RowGroups) All() bool { return rg == RowGroups{} }
+
+// RowGroupSizes reads only the footer of a Parquet file and returns the
+// compressed size of each of its row groups.
+func RowGroupSizes(ctx context.Context, src Source, f File) ([]int64, error) {
+	r, _, err := src.Open(ctx, f.Path)
+	if err != nil {
+		return nil, &FileError{Path: f.Path, Row: -1, Msg: "cannot open", Err: err}
+	}
+	defer r.Close()
+	pr, err := file.NewParquetReader(r)
+	if err != nil {
+		return nil, &FileError{Path: f.Path, Row: -1, Msg: "not a readable Parquet file (truncated or another format)", Err: err}
+	}
+	defer pr.Close()
+	md := pr.MetaData()
+	sizes := make([]int64, md.NumRowGroups())
+	for i := range sizes {
+		rg := md.RowGroup(i)
+		for c := 0; c < rg.NumColumns(); c++ {
+			if cc, err := rg.ColumnChunk(c); err == nil {
+				sizes[i] += cc.TotalCompressedSize()
+			}
+		}
+	}
+	return sizes, nil
+}
+
+// ReadRowGroups decodes the row groups rg of one Parquet file of src.
+func ReadRowGroups(ctx context.Context, src Source, f File, rg RowGroups, mem memory.Allocator) (*Decoded, error) {
 	r, size, err := src.Open(ctx, f.Path)
 	if err != nil {
 		return nil, &FileError{Path: f.Path, Row: -1, Msg: "cannot open", Err: err}
@@ -102,7 +145,24 @@ func ReadFile(ctx context.Context, src Source, f File, mem memory.Allocator) (*D
 	if err != nil {
 		return nil, &FileError{Path: f.Path, Row: -1, Msg: "cannot map the Parquet schema", Err: err}
 	}
-	tbl, err := fr.ReadTable(ctx)
+	var tbl arrow.Table
+	if rg.All() {
+		tbl, err = fr.ReadTable(ctx)
+	} else {
+		if rg.From < 0 || rg.To > pr.NumRowGroups() || rg.From >= rg.To {
+			return nil, &FileError{Path: f.Path, Row: -1, Msg: fmt.Sprintf("row groups %d to %d asked for, the file has %d; it changed since it was planned", rg.From, rg.To, pr.NumRowGroups()),
+				Hint: "DMS never rewrites a file: check what replaced it"}
+		}
+		cols := make([]int, pr.MetaData().Schema.NumColumns())
+		for i := range cols {
+			cols[i] = i
+		}
+		rgs := make([]int, 0, rg.To-rg.From)
+		for i := rg.From; i < rg.To; i++ {
+			rgs = append(rgs, i)
+		}
+		tbl, err = fr.ReadRowGroups(ctx, cols, rgs)
+	}
 	if err != nil {
 		return nil, &FileError{Path: f.Path, Row: -1, Msg: "cannot decode (corrupt or truncated Parquet data)", Err: err,
 			Hint: "re-upload the file from DMS"}
@@ -113,6 +173,9 @@ func ReadFile(ctx context.Context, src Source, f File, mem memory.Allocator) (*D
 	pqSchema := pr.MetaData().Schema
 	nrows := tbl.NumRows()
 	d := &Decoded{File: f}
+	for i := 0; i < rg.From; i++ {
+		d.FirstRow += pr.MetaData().RowGroup(i).NumRows()
+	}
 	var fields []arrow.Field
 	var cols []arrow.Array
 	defer func() {
@@ -132,7 +195,7 @@ func ReadFile(ctx context.Context, src Source, f File, mem memory.Allocator) (*D
 			return nil, &FileError{Path: f.Path, Row: -1, Column: fld.Name, Msg: "cannot assemble column", Err: err}
 		}
 		if strings.EqualFold(fld.Name, OpColumn) {
-			ops, err := decodeOps(col, f.Path, fld.Name)
+			ops, err := decodeOps(col, f.Path, fld.Name, d.FirstRow)
 			col.Release()
 			if err != nil {
 				return nil, err
@@ -174,7 +237,8 @@ func concatChunks(ch *arrow.Chunked, mem memory.Allocator) (arrow.Array, error) 
 	return array.Concatenate(chunks, mem)
 }
 
-func decodeOps(col arrow.Array, path, name string) ([]byte, error) {
+// decodeOps reads the Op column; firstRow numbers its first row in errors.
+func decodeOps(col arrow.Array, path, name string, firstRow int64) ([]byte, error) {
 	var get func(i int) string
 	switch c := col.(type) {
 	case *array.String:
@@ -196,7 +260,7 @@ func decodeOps(col arrow.Array, path, name string) ([]byte, error) {
 	ops := make([]byte, col.Len())
 	for i := range ops {
 		if col.IsNull(i) {
-			return nil, &FileError{Path: path, Row: int64(i), Column: name, Msg: "Op is null; every CDC row must say I, U or D"}
+			return nil, &FileError{Path: path, Row: firstRow + int64(i), Column: name, Msg: "Op is null; every CDC row must say I, U or D"}
 		}
 		v := get(i)
 		switch v {
@@ -207,7 +271,7 @@ func decodeOps(col arrow.Array, path, name string) ([]byte, error) {
 		case "D", "d":
 			ops[i] = OpDelete
 		default:
-			return nil, &FileError{Path: path, Row: int64(i), Column: name, Msg: fmt.Sprintf("unknown Op value %q; DMS writes only I, U and D", v),
+			return nil, &FileError{Path: path, Row: firstRow + int64(i), Column: name, Msg: fmt.Sprintf("unknown Op value %q; DMS writes only I, U and D", v),
 				Hint: "fix or remove the file; cdcmerge will not guess what the row means"}
 		}
 	}
