@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
@@ -89,6 +90,26 @@ func ReadFile(ctx context.Context, src Source, f File, mem memory.Allocator) (*D
 	return ReadRowGroups(ctx, src, f, RowGroups{}, mem)
 }
 
+// maxPageExpansion bounds how much larger than the whole file one page
+// may claim to be once decompressed. Page headers say how large a buffer
+// to allocate; in a corrupt file that claim can be anything up to 2 GiB,
+// and arrow-go would allocate it (up to its own 256 MiB cap) before
+// finding the data does not match. Real ratios stay far below: DMS writes
+// pages of about 1 MiB, and even gzip or zstd of repeated values does not
+// turn a whole file into 4096 times its size in one page.
+const maxPageExpansion = 4096
+
+// readProps are the decoder settings for a file of size bytes: no page may
+// claim more compressed bytes than the file has, nor expand beyond
+// maxPageExpansion times the file (at least 1 MiB, at most arrow-go's
+// default).
+func readProps(size int64, mem memory.Allocator) *parquet.ReaderProperties {
+	p := parquet.NewReaderProperties(mem)
+	p.MaxCompressedPageSize = size
+	p.MaxUncompressedPageSize = min(max(size*maxPageExpansion, 1<<20), parquet.DefaultMaxUncompressedPageSize)
+	return p
+}
+
 // RowGroups selects the row groups [From, To) of a Parquet file; the zero
 // value selects them all. A file too large for one batch is applied a few
 // row groups at a time, so memory is bounded by the row groups a batch
@@ -124,8 +145,47 @@ func RowGroupSizes(ctx context.Context, src Source, f File) ([]int64, error) {
 	return sizes, nil
 }
 
+// checkFooter refuses a footer whose column chunks lie outside the file:
+// arrow-go trusts those offsets and sizes (a negative size makes it panic,
+// a huge one makes it allocate), so they are checked against the file size
+// before any chunk is read.
+func checkFooter(md *metadata.FileMetaData, size int64) error {
+	for i := 0; i < md.NumRowGroups(); i++ {
+		rg := md.RowGroup(i)
+		if rg.NumRows() < 0 {
+			return fmt.Errorf("row group %d claims %d rows", i, rg.NumRows())
+		}
+		for c := 0; c < rg.NumColumns(); c++ {
+			cc, err := rg.ColumnChunk(c)
+			if err != nil {
+				return fmt.Errorf("row group %d, column chunk %d: %w", i, c, err)
+			}
+			start, n := cc.DataPageOffset(), cc.TotalCompressedSize()
+			if cc.HasDictionaryPage() && cc.DictionaryPageOffset() > 0 && cc.DictionaryPageOffset() < start {
+				start = cc.DictionaryPageOffset()
+			}
+			if start < 0 || n < 0 || start > size || n > size-start || cc.NumValues() < 0 {
+				return fmt.Errorf("row group %d, column chunk %d claims %d bytes at offset %d (and %d values) in a file of %d bytes", i, c, n, start, cc.NumValues(), size)
+			}
+		}
+	}
+	return nil
+}
+
 // ReadRowGroups decodes the row groups rg of one Parquet file of src.
-func ReadRowGroups(ctx context.Context, src Source, f File, rg RowGroups, mem memory.Allocator) (*Decoded, error) {
+func ReadRowGroups(ctx context.Context, src Source, f File, rg RowGroups, mem memory.Allocator) (d *Decoded, err error) {
+	defer func() {
+		// The last line of defence against a corrupt file the checks above
+		// do not catch: arrow-go decodes in this goroutine, and a panic in
+		// it is about this file, not a bug to crash the run on.
+		if p := recover(); p != nil {
+			if d != nil {
+				d.Release()
+			}
+			d, err = nil, &FileError{Path: f.Path, Row: -1, Msg: "cannot decode (corrupt Parquet data)", Err: fmt.Errorf("decoder panic: %v", p),
+				Hint: "re-upload the file from DMS"}
+		}
+	}()
 	r, size, err := src.Open(ctx, f.Path)
 	if err != nil {
 		return nil, &FileError{Path: f.Path, Row: -1, Msg: "cannot open", Err: err}
@@ -135,12 +195,16 @@ func ReadRowGroups(ctx context.Context, src Source, f File, rg RowGroups, mem me
 		return nil, &FileError{Path: f.Path, Row: -1, Msg: "file is empty (0 bytes)",
 			Hint: "DMS never writes empty files; the upload was probably interrupted: re-upload it or remove it"}
 	}
-	pr, err := file.NewParquetReader(r)
+	pr, err := file.NewParquetReader(r, file.WithReadProps(readProps(size, mem)))
 	if err != nil {
 		return nil, &FileError{Path: f.Path, Row: -1, Msg: "not a readable Parquet file (truncated or another format)", Err: err,
 			Hint: "re-upload the file from DMS, or remove it if it is not DMS output"}
 	}
 	defer pr.Close()
+	if err := checkFooter(pr.MetaData(), size); err != nil {
+		return nil, &FileError{Path: f.Path, Row: -1, Msg: "corrupt Parquet footer", Err: err,
+			Hint: "re-upload the file from DMS"}
+	}
 	fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: 1 << 16}, mem)
 	if err != nil {
 		return nil, &FileError{Path: f.Path, Row: -1, Msg: "cannot map the Parquet schema", Err: err}
@@ -172,7 +236,7 @@ func ReadRowGroups(ctx context.Context, src Source, f File, rg RowGroups, mem me
 	sc := tbl.Schema()
 	pqSchema := pr.MetaData().Schema
 	nrows := tbl.NumRows()
-	d := &Decoded{File: f}
+	d = &Decoded{File: f}
 	for i := 0; i < rg.From; i++ {
 		d.FirstRow += pr.MetaData().RowGroup(i).NumRows()
 	}
