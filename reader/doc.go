@@ -23,6 +23,13 @@
 // by position. Op is removed from the record; every other column, the DMS
 // timestamp column included, stays.
 //
+// A corrupt file must fail with a FileError, never crash or exhaust
+// memory: the footer's column chunks must lie inside the file (checkFooter),
+// page sizes are capped by the file size (readProps), the Snappy codec is
+// registered wrapped so a block cannot claim more than its page
+// (boundedSnappy, for every Parquet reader of the process), and a panic in
+// the decoder is recovered into a FileError.
+//
 // # Checkpoint
 //
 // A Checkpoint records how far a table has consumed the stream: the last

@@ -1092,6 +1092,32 @@ func firstDiff(want, got []string) string {
 	return fmt.Sprintf("want %d rows, got %d", len(want), len(got))
 }
 
+// budgetSummary is the JSON run summary of one table.
+type budgetSummary struct {
+	Table   string `json:"table"`
+	Files   int    `json:"files"`
+	Commits int    `json:"commits"`
+	Error   string `json:"error"`
+}
+
+// runSmallBudget runs shop.orders from src into wh under --memory-limit
+// 64MiB in a process of its own, and returns it with its summary.
+func runSmallBudget(t *testing.T, src, wh string, extra ...string) (helperResult, budgetSummary) {
+	t.Helper()
+	args := []string{"run", "--source", src, "--warehouse", wh, "--log-level", "warn", "--key", "shop.orders=order_id", "--memory-limit", "64MiB", "--output", "json"}
+	res := runHelper(t, 0, append(args, extra...)...)
+	if res.code != 0 {
+		t.Fatalf("run --memory-limit 64MiB: exit %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
+	}
+	var js struct {
+		Tables []budgetSummary `json:"tables"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &js); err != nil || len(js.Tables) != 1 {
+		t.Fatalf("summary: %v\n%s", err, res.stdout)
+	}
+	return res, js.Tables[0]
+}
+
 // TestReliabilitySmallMemoryBudget: 300,000 rows and 100,000 changes (about
 // 12 MB of compressed input, in 8 LOAD and 16 CDC files) under
 // --memory-limit 64MiB, so batches of 4 MiB of input: the run completes in
@@ -1122,26 +1148,12 @@ func TestReliabilitySmallMemoryBudget(t *testing.T) {
 	}
 
 	small := filepath.Join(root, "wh-64mib")
-	res := runHelper(t, 0, "run", "--source", src, "--warehouse", small, "--log-level", "warn", "--key", "shop.orders=order_id", "--memory-limit", "64MiB", "--output", "json")
-	if res.code != 0 {
-		t.Fatalf("run --memory-limit 64MiB: exit %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
+	res, sum := runSmallBudget(t, src, small)
+	if sum.Error != "" || sum.Files != 24 || sum.Commits < 3 {
+		t.Errorf("run --memory-limit 64MiB: %+v, want 24 files in at least 3 commits", sum)
 	}
-	var js struct {
-		Tables []struct {
-			Table   string `json:"table"`
-			Files   int    `json:"files"`
-			Commits int    `json:"commits"`
-			Error   string `json:"error"`
-		} `json:"tables"`
-	}
-	if err := json.Unmarshal([]byte(res.stdout), &js); err != nil || len(js.Tables) != 1 {
-		t.Fatalf("summary: %v\n%s", err, res.stdout)
-	}
-	if got := js.Tables[0]; got.Error != "" || got.Files != 24 || got.Commits < 3 {
-		t.Errorf("run --memory-limit 64MiB: %+v, want 24 files in at least 3 commits", got)
-	}
-	if n := len(loadTable(t, small, "shop.orders").Metadata().Snapshots()); n != js.Tables[0].Commits {
-		t.Errorf("%d snapshots, the summary says %d commits", n, js.Tables[0].Commits)
+	if n := len(loadTable(t, small, "shop.orders").Metadata().Snapshots()); n != sum.Commits {
+		t.Errorf("%d snapshots, the summary says %d commits", n, sum.Commits)
 	}
 
 	def := filepath.Join(root, "wh-default")
@@ -1153,7 +1165,7 @@ func TestReliabilitySmallMemoryBudget(t *testing.T) {
 		t.Errorf("default run: %q, want 24 files in 1 commit", l)
 	}
 	t.Logf("input %d bytes; peak RSS: %d MiB with --memory-limit 64MiB (%d commits), %d MiB with the default settings",
-		input, res.maxRSSKiB>>10, js.Tables[0].Commits, resDef.maxRSSKiB>>10)
+		input, res.maxRSSKiB>>10, sum.Commits, resDef.maxRSSKiB>>10)
 	if res.maxRSSKiB == 0 || resDef.maxRSSKiB == 0 {
 		t.Errorf("the helper did not report its peak RSS")
 	} else if res.maxRSSKiB >= resDef.maxRSSKiB {
@@ -1212,25 +1224,11 @@ func TestReliabilityOneFileLargerThanMemory(t *testing.T) {
 	}
 
 	wh := filepath.Join(root, "wh")
-	res := runHelper(t, 0, "run", "--source", src, "--warehouse", wh, "--log-level", "warn", "--key", "shop.orders=order_id",
-		"--memory-limit", "64MiB", "--write-mode", "merge-on-read", "--output", "json")
-	if res.code != 0 {
-		t.Fatalf("run --memory-limit 64MiB: exit %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
+	res, sum := runSmallBudget(t, src, wh, "--write-mode", "merge-on-read")
+	if sum.Error != "" || sum.Files != 2 || sum.Commits < 7 {
+		t.Errorf("run --memory-limit 64MiB: %+v, want 2 files in at least 7 commits (in parts)", sum)
 	}
-	var js struct {
-		Tables []struct {
-			Files   int    `json:"files"`
-			Commits int    `json:"commits"`
-			Error   string `json:"error"`
-		} `json:"tables"`
-	}
-	if err := json.Unmarshal([]byte(res.stdout), &js); err != nil || len(js.Tables) != 1 {
-		t.Fatalf("summary: %v\n%s", err, res.stdout)
-	}
-	if got := js.Tables[0]; got.Error != "" || got.Files != 2 || got.Commits < 7 {
-		t.Errorf("run --memory-limit 64MiB: %+v, want 2 files in at least 7 commits (in parts)", got)
-	}
-	t.Logf("peak RSS %d MiB with --memory-limit 64MiB (%d commits)", res.maxRSSKiB>>10, js.Tables[0].Commits)
+	t.Logf("peak RSS %d MiB with --memory-limit 64MiB (%d commits)", res.maxRSSKiB>>10, sum.Commits)
 	if st := stateOf(t, wh, "shop.orders"); st.checkpoint.CDCLast != "20260510-100000000.parquet" || st.checkpoint.PartFile != "" {
 		t.Errorf("checkpoint %+v, want past the CDC file", st.checkpoint)
 	}
