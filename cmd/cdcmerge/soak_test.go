@@ -51,6 +51,10 @@ type soakLane struct {
 	revealed int      // CDC files copied into src (LOAD files go with the first reveal)
 	applied  int      // CDC files the checkpoint covers; -1: nothing applied yet
 	runs     int      // runs, killed ones included
+	// loadRowGroup, when not 0, is the row group size of the one LOAD
+	// file, rewritten so that with batchBytes it is applied in parts.
+	loadRowGroup int
+	batchBytes   int64
 }
 
 // newSoakLane generates a stream of many small CDC files (ties, repeated
@@ -78,6 +82,21 @@ func newSoakLane(t *testing.T, r *rand.Rand, mode string) *soakLane {
 		}
 	}
 	l.cdc = cdcNames(t, l.template, "shop/orders")
+	if cfg.LoadFiles == 1 && r.Intn(2) == 0 {
+		// The LOAD file in small row groups and a batch budget a quarter
+		// of its size: it is applied in parts, and kills land between them.
+		l.loadRowGroup = 10 + r.Intn(20)
+		rows := make([][]any, len(l.model.load))
+		for i, rw := range l.model.load {
+			rows[i] = rw.Values
+		}
+		var buf bytes.Buffer
+		if err := gen.WriteParquet(&buf, l.model.schema, rows, gen.WithRowGroupSize(int64(l.loadRowGroup))); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, l.template, "shop/orders/"+l.loads[0], buf.Bytes())
+		l.batchBytes = int64(buf.Len() / 4)
+	}
 	if len(l.cdc) != cfg.CDCFiles || len(l.model.cdc) != cfg.CDCFiles || len(l.loads) == 0 {
 		t.Fatalf("gen wrote %d LOAD and %d CDC files, the model has %d CDC files; want %d", len(l.loads), len(l.cdc), len(l.model.cdc), cfg.CDCFiles)
 	}
@@ -119,8 +138,9 @@ func soakEnv(extra ...string) []string {
 }
 
 // TestSoak runs many small batches of random change streams through a
-// fault-injection build of cdcmerge, in both write modes, and kills the
-// process at random: at a random fault point (the N-th time it is reached,
+// fault-injection build of cdcmerge, in both write modes (half the streams
+// with a LOAD file larger than the batch budget, applied in parts), and
+// kills the process at random: at a random fault point (the N-th time it is reached,
 // so inside a later batch of a run), or by a timer at a random moment
 // (which can also hit a compaction). Maintenance (compact, expire,
 // clean-orphans) is interleaved at random. After every run, killed or not,
@@ -159,7 +179,7 @@ func TestSoak(t *testing.T) {
 	deadline := time.Now().Add(budget)
 
 	lanes := []*soakLane{newSoakLane(t, r, merge.CopyOnWrite), newSoakLane(t, r, merge.MergeOnRead)}
-	streams, rounds, kills := 2, 0, 0
+	streams, rounds, kills, inParts := 2, 0, 0, 0
 	for ; rounds < soakMaxRounds && time.Now().Before(deadline); rounds++ {
 		i := r.Intn(len(lanes))
 		l := lanes[i]
@@ -174,12 +194,14 @@ func TestSoak(t *testing.T) {
 		if strings.HasSuffix(what, soakKilled) {
 			kills++
 		}
-		l.check(t, what)
+		if l.check(t, what) {
+			inParts++
+		}
 		if r.Intn(8) == 0 {
 			l.maintain(t, r)
 		}
 	}
-	t.Logf("soak seed %d: %d runs over %d streams, %d of them killed", seed, rounds, streams, kills)
+	t.Logf("soak seed %d: %d runs over %d streams, %d of them killed (%d inside a file applied in parts)", seed, rounds, streams, kills, inParts)
 	if rounds < 10 || kills == 0 {
 		t.Fatalf("only %d soak runs (%d killed) in %s: too few to mean anything", rounds, kills, budget)
 	}
@@ -194,6 +216,9 @@ func (l *soakLane) run(t *testing.T, r *rand.Rand, bin string) string {
 	t.Helper()
 	l.runs++
 	args := runArgs(l.src, l.wh, "--write-mode", l.mode, "--batch-files", itoa(1+r.Intn(3)))
+	if l.batchBytes > 0 {
+		args = append(args, "--batch-bytes", strconv.FormatInt(l.batchBytes, 10))
+	}
 	if l.mode == merge.MergeOnRead && r.Intn(4) == 0 {
 		args = append(args, "--compact-after-delete-files", itoa(2+r.Intn(4)))
 	}
@@ -238,16 +263,17 @@ func (l *soakLane) run(t *testing.T, r *rand.Rand, bin string) string {
 }
 
 // check compares the table with the model up to its checkpoint, and the
-// orphan files with what the snapshots reference.
-func (l *soakLane) check(t *testing.T, what string) {
+// orphan files with what the snapshots reference. It reports whether the
+// run stopped inside a file applied in parts.
+func (l *soakLane) check(t *testing.T, what string) bool {
 	t.Helper()
 	killed := strings.HasSuffix(what, soakKilled)
 	tbl := loadTable(t, l.wh, "shop.orders")
 	if tbl == nil {
-		if !killed {
+		if !killed && l.revealed > 0 {
 			t.Fatalf("%s: no table after a run that was not killed", what)
 		}
-		return
+		return false
 	}
 	st := stateOf(t, l.wh, "shop.orders")
 	cp := st.checkpoint
@@ -278,16 +304,30 @@ func (l *soakLane) check(t *testing.T, what string) {
 	if !killed && l.revealed > 0 && applied != l.revealed {
 		t.Fatalf("%s: a run that was not killed left the checkpoint at %d of %d revealed CDC files: %+v", what, applied, l.revealed, cp)
 	}
-	l.checkRows(t, what, cp.LoadLast != "" && cp.LoadLast != l.loads[len(l.loads)-1])
+	loadRows := -1 // rows of a LOAD file applied in parts so far
+	if cp.PartFile != "" {
+		if cp.PartFile != l.loads[0] || l.loadRowGroup == 0 || !killed || applied >= 0 {
+			t.Fatalf("%s: checkpoint %+v names a file in parts; only the LOAD file of this stream is split, and only a killed run stops inside it", what, cp)
+		}
+		loadRows = min(cp.PartRowGroups*l.loadRowGroup, len(l.model.load))
+	}
+	l.checkRows(t, what, cp.LoadLast != "" && cp.LoadLast != l.loads[len(l.loads)-1], loadRows)
 	l.checkOrphans(t, what)
+	return loadRows >= 0
 }
 
 // checkRows compares the table with the model at the checkpoint.
-func (l *soakLane) checkRows(t *testing.T, what string, partialLoad bool) {
+func (l *soakLane) checkRows(t *testing.T, what string, partialLoad bool, loadRows int) {
 	t.Helper()
 	got := rowsOf(t, l.wh, "shop.orders", ordersKey)
 	var want testutil.Rows
 	switch {
+	case loadRows >= 0:
+		// The first row groups of the LOAD file.
+		want = testutil.Rows{}
+		for _, rw := range l.model.load[:loadRows] {
+			l.model.apply(want, "I", rw.Values)
+		}
 	case l.applied < 0:
 		want = testutil.Rows{}
 	case partialLoad:
