@@ -105,6 +105,11 @@ func covers(have, want reader.Checkpoint) bool {
 	if have.LoadNumber < want.LoadNumber {
 		return false
 	}
+	if have.LoadNumber == want.LoadNumber && have.CDCLast == want.CDCLast && want.PartFile != "" {
+		// Both before the same file: have covers want if it applied as
+		// many of that file's row groups.
+		return have.PartFile == want.PartFile && have.PartRowGroups >= want.PartRowGroups
+	}
 	return have.CDCLast >= want.CDCLast
 }
 

@@ -70,4 +70,15 @@
 //     checkpoint moves over them independently of the other tables'.
 //   - Every row of a data file belongs to the file's partition, and the
 //     data files of a commit hold exactly the rows given to the writer.
+//   - A batch that is one Parquet file larger than the batch budget is
+//     applied in parts of whole row groups, one commit each; rows of a
+//     file are in commit order, so applying its parts in order equals
+//     applying it whole. A run that stops between parts resumes at the
+//     next row group, the file alone in its batch.
+//   - No file's changes are applied twice under two names: the files of a
+//     batch are read through a reader.DigestSource, and a file with rows
+//     whose digest equals that of an earlier file of the batch or of one
+//     of the checkpoint's recent files is refused (or, under quarantine,
+//     skipped and recorded); the digests of the applied files go into the
+//     batch's checkpoint.
 package merge

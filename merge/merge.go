@@ -243,7 +243,13 @@ func applyPending(ctx context.Context, tbl *table.Table, runID string, b batchRu
 	b.prog = &progress{fn: b.opt.Progress, p: Progress{Table: b.name, TotalFiles: len(pending), TotalBytes: total}}
 	b.runID = runID
 	b.st.PendingFiles = len(pending)
-	for _, batch := range Batches(pending, b.opt.BatchBytes, b.opt.BatchFiles) {
+	batches := Batches(pending, b.opt.BatchBytes, b.opt.BatchFiles)
+	if len(pending) > 0 && cp.AppliedRowGroups(pending[0]) > 0 && len(batches[0]) > 1 {
+		// The file an interrupted run was applying in parts goes on alone,
+		// from its next row group, whatever the batch settings are now.
+		batches = append([][]reader.File{pending[:1]}, Batches(pending[1:], b.opt.BatchBytes, b.opt.BatchFiles)...)
+	}
+	for _, batch := range batches {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -251,15 +257,83 @@ func applyPending(ctx context.Context, tbl *table.Table, runID string, b batchRu
 			b.st.Stopped = true
 			return nil
 		}
-		tbl, cp, err = b.apply(ctx, tbl, cp, batch, horizon)
+		parts, err := b.parts(ctx, batch, cp)
 		if err != nil {
 			return err
 		}
-		b.prog.report("commit", 0, 0)
-		b.st.Checkpoint = cp
+		for i, part := range parts {
+			if i > 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				if !b.opt.StopAfter.IsZero() && time.Now().After(b.opt.StopAfter) {
+					b.st.Stopped = true
+					return nil
+				}
+			}
+			b.part = part
+			tbl, cp, err = b.apply(ctx, tbl, cp, batch, horizon)
+			b.part = nil
+			if err != nil {
+				return err
+			}
+			b.prog.report("commit", 0, 0)
+			b.st.Checkpoint = cp
+		}
 		b.st.PendingFiles -= len(batch)
 	}
 	return nil
+}
+
+// filePart is the part of a file too large for one batch that one commit
+// applies: some of its row groups.
+type filePart struct {
+	rows reader.RowGroups
+	last bool // the file's last part: its commit moves the checkpoint past the file
+}
+
+// parts splits a batch that is one Parquet file larger than the batch
+// budget into parts of whole row groups within the budget (starting after
+// the row groups an interrupted run applied already), so that memory is
+// bounded by the budget rather than by the file. Any other batch is one
+// part, nil: whole files. Only such a file's footer is read here.
+func (b *batchRun) parts(ctx context.Context, batch []reader.File, cp reader.Checkpoint) ([]*filePart, error) {
+	whole := []*filePart{nil}
+	if len(batch) != 1 || batch[0].Format != reader.Parquet {
+		return whole, nil
+	}
+	f := batch[0]
+	done := cp.AppliedRowGroups(f)
+	if f.Size <= b.opt.BatchBytes && done == 0 {
+		return whole, nil
+	}
+	sizes, err := reader.RowGroupSizes(ctx, b.src, f)
+	if done > 0 && (err != nil || done >= len(sizes)) {
+		// Reading it whole would apply its first row groups twice.
+		return nil, fmt.Errorf("table %s: %w", b.name, &reader.FileError{Path: f.Path, Row: -1,
+			Msg:  fmt.Sprintf("the checkpoint says %d of its row groups are applied, but the file now has %d (or cannot be read: %v); it changed while it was being applied", done, len(sizes), err),
+			Hint: "DMS never rewrites a file: restore the original"})
+	}
+	if err != nil || len(sizes) <= 1 {
+		// Reading the whole file reports the problem, if any.
+		return whole, nil
+	}
+	var out []*filePart
+	var size int64
+	for i := done; i < len(sizes); i++ {
+		if n := len(out); n > 0 && size+sizes[i] <= b.opt.BatchBytes {
+			out[n-1].rows.To = i + 1
+			size += sizes[i]
+			continue
+		}
+		out = append(out, &filePart{rows: reader.RowGroups{From: i, To: i + 1}})
+		size = sizes[i]
+	}
+	out[len(out)-1].last = true
+	if len(out) == 1 && done == 0 {
+		return whole, nil
+	}
+	return out, nil
 }
 
 func resolveKey(name string, tbl *table.Table, given []string) ([]string, error) {
@@ -340,16 +414,19 @@ func (p *progress) report(step string, files int, bytes int64) {
 type batchRun struct {
 	// skipped are the files of the current batch quarantined so far.
 	skipped []Skipped
-	prog    *progress
-	runID   string
-	name    string
-	source  string // the DMS table, schema.table
-	ident   table.Identifier
-	cat     icecat.Catalog
-	src     reader.Source
-	key     []string
-	opt     *Options
-	st      *Stats
+	// part is the part of the batch's one file the batch applies; nil:
+	// the batch applies its files whole.
+	part   *filePart
+	prog   *progress
+	runID  string
+	name   string
+	source string // the DMS table, schema.table
+	ident  table.Identifier
+	cat    icecat.Catalog
+	src    reader.Source
+	key    []string
+	opt    *Options
+	st     *Stats
 }
 
 // apply runs one batch to its commit.
@@ -381,12 +458,16 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 	if err := fault.Point(fault.AfterRead); err != nil {
 		return nil, cp, err
 	}
+	if decoded, err = b.duplicates(cp, decoded); err != nil {
+		return nil, cp, fmt.Errorf("table %s: %w", b.name, err)
+	}
 	if b.opt.OnBadFile == Quarantine {
 		decoded = b.screen(tbl, decoded)
 		if len(decoded) == 0 {
 			return b.commitSkipsOnly(ctx, tbl, cp, files, horizon)
 		}
 	}
+	applied := digestsOf(decoded)
 	documents := isDocuments(decoded) // their _id is checked when the documents are read
 	for _, d := range decoded {
 		b.st.Rows += d.Record.NumRows()
@@ -486,7 +567,10 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 		removed = append(removed, rw.task.File)
 	}
 	inserted, updated, deleted := counts(res, m)
-	next := cp.After(files, horizon)
+	next := cp.After(files, horizon).Remember(applied)
+	if b.part != nil && !b.part.last {
+		next = cp.InPart(files[0], b.part.rows.To).Remember(applied)
+	}
 	if err := fault.Point(fault.BeforeCommit); err != nil {
 		return nil, cp, err
 	}
@@ -510,7 +594,9 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 	if err := fault.Point(fault.AfterCommit); err != nil {
 		return nil, cp, err
 	}
-	b.st.Files += len(files)
+	if b.part == nil || b.part.last {
+		b.st.Files += len(files)
+	}
 	b.st.Skipped += len(b.skipped)
 	b.skipped = nil
 	b.st.Inserted += inserted
@@ -570,11 +656,11 @@ func validateRows(decoded []*reader.Decoded, key []string, tsCol string) error {
 			str, isStr := col.(*array.String)
 			for r := 0; r < col.Len(); r++ {
 				if col.IsNull(r) {
-					return &reader.FileError{Path: d.File.Path, Row: int64(r), Column: sc.Field(i).Name, Msg: "key column is null",
+					return &reader.FileError{Path: d.File.Path, Row: d.FirstRow + int64(r), Column: sc.Field(i).Name, Msg: "key column is null",
 						Hint: "every row must carry its key; check that --key names the table's primary key"}
 				}
 				if isStr && str.Value(r) == "" {
-					return &reader.FileError{Path: d.File.Path, Row: int64(r), Column: sc.Field(i).Name, Msg: "key is an empty string",
+					return &reader.FileError{Path: d.File.Path, Row: d.FirstRow + int64(r), Column: sc.Field(i).Name, Msg: "key is an empty string",
 						Hint: "an empty key cannot identify a row; check the source table and --key"}
 				}
 			}
@@ -590,11 +676,11 @@ func validateRows(decoded []*reader.Decoded, key []string, tsCol string) error {
 		str, isStr := col.(*array.String)
 		for r := 0; r < col.Len(); r++ {
 			if col.IsNull(r) {
-				return &reader.FileError{Path: d.File.Path, Row: int64(r), Column: sc.Field(i).Name, Msg: "the DMS timestamp is null",
+				return &reader.FileError{Path: d.File.Path, Row: d.FirstRow + int64(r), Column: sc.Field(i).Name, Msg: "the DMS timestamp is null",
 					Hint: "changes are ordered by it; fix the file, or name the right column with --timestamp-column"}
 			}
 			if isStr && !dmsTimestamp(str.Value(r)) {
-				return &reader.FileError{Path: d.File.Path, Row: int64(r), Column: sc.Field(i).Name,
+				return &reader.FileError{Path: d.File.Path, Row: d.FirstRow + int64(r), Column: sc.Field(i).Name,
 					Msg:  fmt.Sprintf("the DMS timestamp %q is not of the form yyyy-MM-dd HH:mm:ss[.ffffff]", str.Value(r)),
 					Hint: "changes are ordered by it; fix the file, or name the right column with --timestamp-column"}
 			}
@@ -739,6 +825,9 @@ func (b *batchRun) read(ctx context.Context, tbl *table.Table, files []reader.Fi
 			break
 		}
 	}
+	// The digests that find duplicate deliveries come from the reads the
+	// decoders make anyway: no file is read twice.
+	src := reader.NewDigestSource(b.src)
 	out := make([]*reader.Decoded, len(files))
 	errs := make([]error, len(files))
 	var wg sync.WaitGroup
@@ -753,11 +842,21 @@ func (b *batchRun) read(ctx context.Context, tbl *table.Table, files []reader.Fi
 				case f.Format == reader.CSVChanges && b.opt.Shared == nil:
 					errs[i] = fmt.Errorf("file %s is a shared CDC file of an S3 source but no reader for those was set up", f.Path)
 				case f.Format == reader.CSVChanges:
+					// Read once for every table by the shared reader, not
+					// through src: no digest (one file's rows for many
+					// tables), so no duplicate-delivery check either.
 					out[i], errs[i] = b.opt.Shared.Rows(ctx, f, b.source)
 				case f.Format == reader.CSV:
-					out[i], errs[i] = reader.ReadCSV(ctx, b.src, f, csvSchema, f.Kind == reader.CDC, b.opt.CSV, b.opt.Mem)
+					out[i], errs[i] = reader.ReadCSV(ctx, src, f, csvSchema, f.Kind == reader.CDC, b.opt.CSV, b.opt.Mem)
 				default:
-					out[i], errs[i] = reader.ReadFile(ctx, b.src, f, b.opt.Mem)
+					var rows reader.RowGroups
+					if b.part != nil {
+						rows = b.part.rows
+					}
+					out[i], errs[i] = reader.ReadRowGroups(ctx, src, f, rows, b.opt.Mem)
+				}
+				if out[i] != nil {
+					out[i].Digest, _ = src.Digest(files[i].Path)
 				}
 				b.prog.report("read", 1, files[i].Size)
 			}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/apache/iceberg-go/table"
 
@@ -78,4 +80,52 @@ func (b *batchRun) commitSkipsOnly(ctx context.Context, tbl *table.Table, cp rea
 	b.st.Skipped += len(b.skipped)
 	b.skipped = nil
 	return out, next, nil
+}
+
+// duplicates finds the files of a batch whose content equals that of a
+// file applied earlier (the checkpoint's recent files) or of an earlier
+// file of the batch: one file delivered twice under two names, whose
+// changes must not be applied twice. It fails naming both files, or under
+// quarantine skips the copy. Files without rows are exempt: applying one
+// twice changes nothing, and two legitimately different empty files of a
+// table can be byte-identical.
+func (b *batchRun) duplicates(cp reader.Checkpoint, decoded []*reader.Decoded) ([]*reader.Decoded, error) {
+	seen := map[reader.Digest]string{}
+	for _, r := range cp.Recent {
+		seen[r.Digest] = r.Path + ", applied earlier"
+	}
+	keep := make([]*reader.Decoded, 0, len(decoded))
+	for _, d := range decoded {
+		if d == nil || d.Digest == "" || d.Record.NumRows() == 0 {
+			keep = append(keep, d)
+			continue
+		}
+		orig, dup := seen[d.Digest]
+		if !dup {
+			seen[d.Digest] = d.File.Path + ", earlier in the same batch"
+			keep = append(keep, d)
+			continue
+		}
+		err := &reader.FileError{Path: d.File.Path, Row: -1,
+			Msg:  fmt.Sprintf("has the same content as %s: a duplicate delivery of one file under two names", strings.Replace(orig, ", ", " (", 1)+")"),
+			Hint: "applying it would apply its changes twice: remove it and run again"}
+		if b.opt.OnBadFile != Quarantine {
+			return decoded, err
+		}
+		b.quarantine(d.File, err)
+		d.Release()
+	}
+	return keep, nil
+}
+
+// digestsOf lists the digests of the decoded files that have rows, to
+// remember in the checkpoint.
+func digestsOf(decoded []*reader.Decoded) []reader.FileDigest {
+	var out []reader.FileDigest
+	for _, d := range decoded {
+		if d != nil && d.Digest != "" && d.Record != nil && d.Record.NumRows() > 0 {
+			out = append(out, reader.FileDigest{Path: d.File.Path, Digest: d.Digest})
+		}
+	}
+	return out
 }

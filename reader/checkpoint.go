@@ -30,6 +30,55 @@ type Checkpoint struct {
 	// (S3 times have whole seconds, so ties are common).
 	Horizon      time.Time `json:"horizon"`
 	HorizonFiles []string  `json:"horizon_files,omitempty"`
+	// Recent are the digests of the last files applied (at most
+	// RecentFiles, oldest first; files without rows are left out), so that
+	// a copy of one of them delivered later under another name is caught.
+	Recent []FileDigest `json:"recent,omitempty"`
+	// PartFile and PartRowGroups are set while a Parquet file too large for
+	// one batch is applied a few row groups at a time, one commit each: the
+	// file's basename and how many of its row groups (from the first) are
+	// applied. The file itself stays pending until its last part moves the
+	// checkpoint past it.
+	PartFile      string `json:"part_file,omitempty"`
+	PartRowGroups int    `json:"part_row_groups,omitempty"`
+}
+
+// InPart records that the first rowGroups row groups of f are applied.
+func (c Checkpoint) InPart(f File, rowGroups int) Checkpoint {
+	c.PartFile, c.PartRowGroups = f.Name, rowGroups
+	c.Version = CheckpointVersion
+	return c
+}
+
+// AppliedRowGroups is how many row groups of f are applied already: 0
+// unless f is the file being applied in parts.
+func (c Checkpoint) AppliedRowGroups(f File) int {
+	if c.PartFile == f.Name {
+		return c.PartRowGroups
+	}
+	return 0
+}
+
+// RecentFiles bounds Checkpoint.Recent. Every snapshot summary carries the
+// checkpoint, and the table metadata every summary, so the list stays
+// short: 32 files is half an hour of DMS's default one file a minute.
+const RecentFiles = 32
+
+// FileDigest is the digest of an applied file.
+type FileDigest struct {
+	Path   string `json:"p"`
+	Digest Digest `json:"d"`
+}
+
+// Remember adds the digests of files just applied to Recent, dropping the
+// oldest beyond RecentFiles.
+func (c Checkpoint) Remember(applied []FileDigest) Checkpoint {
+	if len(applied) == 0 {
+		return c
+	}
+	all := append(slices.Clone(c.Recent), applied...)
+	c.Recent = all[max(0, len(all)-RecentFiles):]
+	return c
 }
 
 // Horizon is what a listing saw: the newest modification time, and the
@@ -81,12 +130,21 @@ func DecodeCheckpoint(s string) (Checkpoint, error) {
 			return Checkpoint{}, fmt.Errorf("checkpoint names CDC file %q, which is not a DMS CDC file name", c.CDCLast)
 		}
 	}
+	if c.PartRowGroups < 0 || (c.PartFile == "") != (c.PartRowGroups == 0) {
+		return Checkpoint{}, fmt.Errorf("checkpoint names %d applied row groups of file %q, which is not what cdcmerge writes", c.PartRowGroups, c.PartFile)
+	}
+	for _, r := range c.Recent {
+		if !r.Digest.valid() || r.Path == "" {
+			return Checkpoint{}, fmt.Errorf("checkpoint lists a recent file %q with digest %q, which is not one cdcmerge writes", r.Path, r.Digest)
+		}
+	}
 	return c, nil
 }
 
 // After records that files (all of one table, in stream order) were
 // applied, planned from a listing that saw horizon.
 func (c Checkpoint) After(files []File, horizon Horizon) Checkpoint {
+	c.PartFile, c.PartRowGroups = "", 0
 	for _, f := range files {
 		if f.Kind == Load {
 			c.LoadLast, c.LoadNumber = f.Name, f.Number

@@ -23,7 +23,8 @@
 //
 // # Decoding
 //
-// ReadFile decodes one Parquet file into an Arrow record whose column types
+// ReadFile (or ReadRowGroups, for some of its row groups) decodes one
+// Parquet file into an Arrow record whose column types
 // are already ones Iceberg can hold (unsigned and small integers widened,
 // times and timestamps in microseconds, INT96 converted), plus the per-row
 // operation taken from the Op column. Columns are addressed by name, never
@@ -32,15 +33,36 @@
 // database type, what DMS writes and the type and value read; its rows are
 // checked by TestDocumentedTypes.
 //
+// A corrupt file must fail with a FileError, never crash or exhaust
+// memory: the footer's column chunks must lie inside the file (checkFooter),
+// page sizes are capped by the file size (readProps), the Snappy codec is
+// registered wrapped so a block cannot claim more than its page
+// (boundedSnappy, for every Parquet reader of the process), and a panic in
+// the decoder is recovered into a FileError.
+//
 // # Checkpoint
 //
 // A Checkpoint records how far a table has consumed the stream: the last
 // LOAD file and the last CDC file applied, and the horizon (the newest
 // modification time among the files listed when that batch was planned).
-// Pending selects the files after a checkpoint. Invariants:
+// Pending selects the files after a checkpoint. A Parquet file larger
+// than a batch is applied in parts of whole row groups (ReadRowGroups,
+// RowGroupSizes); while it is, PartFile and PartRowGroups say how many of
+// its row groups are in, and the file stays pending. Invariants:
 //   - a file is either at or before the checkpoint (applied) or after it
 //     (pending); nothing is applied twice;
 //   - a file named at or before the checkpoint that was modified after the
 //     horizon arrived late; it is reported as an error, never skipped and
 //     never applied out of order.
+//
+// # Digests
+//
+// A DigestSource wraps a Source and gives every file read through it a
+// Digest of its content, computed from the bytes the decoder reads anyway
+// (Parquet: the footer and the column chunks; CSV: the stream), so no file
+// is read twice. Byte-identical files get the same digest. The checkpoint
+// keeps the digests of the last RecentFiles files applied (Recent), so
+// that the same file delivered again under another name is recognised
+// later too. Fields are only ever added at the end of Checkpoint; an older
+// checkpoint (without Recent) decodes unchanged.
 package reader

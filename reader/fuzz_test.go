@@ -6,6 +6,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,6 +69,8 @@ func FuzzReadFile(f *testing.F) {
 func FuzzDecodeCheckpoint(f *testing.F) {
 	f.Add(`{"v":1,"load_last":"LOAD00000001.parquet","load_number":1,"load_files":1,"cdc_last":"20260510-100000000.parquet","cdc_files":3,"horizon":"2026-05-10T00:00:00Z"}`)
 	f.Add(`{"v":1}`)
+	f.Add(`{"v":1,"cdc_last":"20260510-100000000.parquet","cdc_files":1,"horizon":"2026-05-10T00:00:00Z","recent":[{"p":"s/t/20260510-100000000.parquet","d":"0123456789abcdef0123456789abcdef"}]}`)
+	f.Add(`{"v":1,"load_last":"LOAD00000001.parquet","load_number":1,"load_files":1,"horizon":"2026-05-10T00:00:00Z","part_file":"20260510-100000000.parquet","part_row_groups":3}`)
 	f.Add(`{"v":2}`)
 	f.Add(`[]`)
 	f.Fuzz(func(t *testing.T, s string) {
@@ -82,4 +86,36 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 			t.Fatalf("round trip changed %q to %q", c.Encode(), d.Encode())
 		}
 	})
+}
+
+// TestReadFileCorrupt: inputs the fuzzer found, each refused with a clear
+// error before arrow-go acts on the corrupt claim: a Snappy block claiming
+// 64 MiB in a 1 KB file (arrow-go allocated it), a column chunk of negative
+// size (arrow-go panicked). They are also in testdata/fuzz/FuzzReadFile, so
+// FuzzReadFile replays them.
+func TestReadFileCorrupt(t *testing.T) {
+	for _, tc := range []struct{ file, want string }{
+		{"snappy-claims-64mib.parquet.bin", "snappy data claims"},
+		{"negative-chunk-size.parquet.bin", "corrupt Parquet footer"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("testdata", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			file := File{Object: Object{Path: "s/t/20260510-100000000.parquet", Size: int64(len(data))}, Name: "20260510-100000000.parquet", Kind: CDC}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			_, err = ReadFile(context.Background(), memSource{data}, file, memory.DefaultAllocator)
+			runtime.ReadMemStats(&after)
+			var fe *FileError
+			if !errors.As(err, &fe) || fe.Path != file.Path || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "re-upload") {
+				t.Fatalf("error %v, want a FileError naming the file and saying %q", err, tc.want)
+			}
+			if n := after.TotalAlloc - before.TotalAlloc; n > 8<<20 {
+				t.Fatalf("decoding the %d-byte file allocated %d MiB", len(data), n>>20)
+			}
+		})
+	}
 }

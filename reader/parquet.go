@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
@@ -32,6 +33,12 @@ type Decoded struct {
 	// Ops has one operation per row. Files without an Op column (full load,
 	// CdcInsertsOnly) get OpInsert: every row is an upsert.
 	Ops []byte
+	// Digest identifies the file's content when it was read through a
+	// DigestSource ("" otherwise).
+	Digest Digest
+	// FirstRow is the file's row number of the record's first row (not 0
+	// when only some row groups were read).
+	FirstRow int64
 }
 
 // Release frees the record.
@@ -80,6 +87,105 @@ func (e *FileError) Unwrap() error { return e.Err }
 
 // ReadFile decodes one Parquet file of src.
 func ReadFile(ctx context.Context, src Source, f File, mem memory.Allocator) (*Decoded, error) {
+	return ReadRowGroups(ctx, src, f, RowGroups{}, mem)
+}
+
+// maxPageExpansion bounds how much larger than the whole file one page
+// may claim to be once decompressed. Page headers say how large a buffer
+// to allocate; in a corrupt file that claim can be anything up to 2 GiB,
+// and arrow-go would allocate it (up to its own 256 MiB cap) before
+// finding the data does not match. Real ratios stay far below: DMS writes
+// pages of about 1 MiB, and even gzip or zstd of repeated values does not
+// turn a whole file into 4096 times its size in one page.
+const maxPageExpansion = 4096
+
+// readProps are the decoder settings for a file of size bytes: no page may
+// claim more compressed bytes than the file has, nor expand beyond
+// maxPageExpansion times the file (at least 1 MiB, at most arrow-go's
+// default).
+func readProps(size int64, mem memory.Allocator) *parquet.ReaderProperties {
+	p := parquet.NewReaderProperties(mem)
+	p.MaxCompressedPageSize = size
+	p.MaxUncompressedPageSize = min(max(size*maxPageExpansion, 1<<20), parquet.DefaultMaxUncompressedPageSize)
+	return p
+}
+
+// RowGroups selects the row groups [From, To) of a Parquet file; the zero
+// value selects them all. A file too large for one batch is applied a few
+// row groups at a time, so memory is bounded by the row groups a batch
+// holds rather than by the file.
+type RowGroups struct{ From, To int }
+
+// All reports whether rg selects the whole file.
+func (rg RowGroups) All() bool { return rg == RowGroups{} }
+
+// RowGroupSizes reads only the footer of a Parquet file and returns the
+// compressed size of each of its row groups.
+func RowGroupSizes(ctx context.Context, src Source, f File) ([]int64, error) {
+	r, _, err := src.Open(ctx, f.Path)
+	if err != nil {
+		return nil, &FileError{Path: f.Path, Row: -1, Msg: "cannot open", Err: err}
+	}
+	defer r.Close()
+	pr, err := file.NewParquetReader(r)
+	if err != nil {
+		return nil, &FileError{Path: f.Path, Row: -1, Msg: "not a readable Parquet file (truncated or another format)", Err: err}
+	}
+	defer pr.Close()
+	md := pr.MetaData()
+	sizes := make([]int64, md.NumRowGroups())
+	for i := range sizes {
+		rg := md.RowGroup(i)
+		for c := 0; c < rg.NumColumns(); c++ {
+			if cc, err := rg.ColumnChunk(c); err == nil {
+				sizes[i] += cc.TotalCompressedSize()
+			}
+		}
+	}
+	return sizes, nil
+}
+
+// checkFooter refuses a footer whose column chunks lie outside the file:
+// arrow-go trusts those offsets and sizes (a negative size makes it panic,
+// a huge one makes it allocate), so they are checked against the file size
+// before any chunk is read.
+func checkFooter(md *metadata.FileMetaData, size int64) error {
+	for i := 0; i < md.NumRowGroups(); i++ {
+		rg := md.RowGroup(i)
+		if rg.NumRows() < 0 {
+			return fmt.Errorf("row group %d claims %d rows", i, rg.NumRows())
+		}
+		for c := 0; c < rg.NumColumns(); c++ {
+			cc, err := rg.ColumnChunk(c)
+			if err != nil {
+				return fmt.Errorf("row group %d, column chunk %d: %w", i, c, err)
+			}
+			start, n := cc.DataPageOffset(), cc.TotalCompressedSize()
+			if cc.HasDictionaryPage() && cc.DictionaryPageOffset() > 0 && cc.DictionaryPageOffset() < start {
+				start = cc.DictionaryPageOffset()
+			}
+			if start < 0 || n < 0 || start > size || n > size-start || cc.NumValues() < 0 {
+				return fmt.Errorf("row group %d, column chunk %d claims %d bytes at offset %d (and %d values) in a file of %d bytes", i, c, n, start, cc.NumValues(), size)
+			}
+		}
+	}
+	return nil
+}
+
+// ReadRowGroups decodes the row groups rg of one Parquet file of src.
+func ReadRowGroups(ctx context.Context, src Source, f File, rg RowGroups, mem memory.Allocator) (d *Decoded, err error) {
+	defer func() {
+		// The last line of defence against a corrupt file the checks above
+		// do not catch: arrow-go decodes in this goroutine, and a panic in
+		// it is about this file, not a bug to crash the run on.
+		if p := recover(); p != nil {
+			if d != nil {
+				d.Release()
+			}
+			d, err = nil, &FileError{Path: f.Path, Row: -1, Msg: "cannot decode (corrupt Parquet data)", Err: fmt.Errorf("decoder panic: %v", p),
+				Hint: "re-upload the file from DMS"}
+		}
+	}()
 	r, size, err := src.Open(ctx, f.Path)
 	if err != nil {
 		return nil, &FileError{Path: f.Path, Row: -1, Msg: "cannot open", Err: err}
@@ -89,17 +195,38 @@ func ReadFile(ctx context.Context, src Source, f File, mem memory.Allocator) (*D
 		return nil, &FileError{Path: f.Path, Row: -1, Msg: "file is empty (0 bytes)",
 			Hint: "DMS never writes empty files; the upload was probably interrupted: re-upload it or remove it"}
 	}
-	pr, err := file.NewParquetReader(r)
+	pr, err := file.NewParquetReader(r, file.WithReadProps(readProps(size, mem)))
 	if err != nil {
 		return nil, &FileError{Path: f.Path, Row: -1, Msg: "not a readable Parquet file (truncated or another format)", Err: err,
 			Hint: "re-upload the file from DMS, or remove it if it is not DMS output"}
 	}
 	defer pr.Close()
+	if err := checkFooter(pr.MetaData(), size); err != nil {
+		return nil, &FileError{Path: f.Path, Row: -1, Msg: "corrupt Parquet footer", Err: err,
+			Hint: "re-upload the file from DMS"}
+	}
 	fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: 1 << 16}, mem)
 	if err != nil {
 		return nil, &FileError{Path: f.Path, Row: -1, Msg: "cannot map the Parquet schema", Err: err}
 	}
-	tbl, err := fr.ReadTable(ctx)
+	var tbl arrow.Table
+	if rg.All() {
+		tbl, err = fr.ReadTable(ctx)
+	} else {
+		if rg.From < 0 || rg.To > pr.NumRowGroups() || rg.From >= rg.To {
+			return nil, &FileError{Path: f.Path, Row: -1, Msg: fmt.Sprintf("row groups %d to %d asked for, the file has %d; it changed since it was planned", rg.From, rg.To, pr.NumRowGroups()),
+				Hint: "DMS never rewrites a file: check what replaced it"}
+		}
+		cols := make([]int, pr.MetaData().Schema.NumColumns())
+		for i := range cols {
+			cols[i] = i
+		}
+		rgs := make([]int, 0, rg.To-rg.From)
+		for i := rg.From; i < rg.To; i++ {
+			rgs = append(rgs, i)
+		}
+		tbl, err = fr.ReadRowGroups(ctx, cols, rgs)
+	}
 	if err != nil {
 		return nil, &FileError{Path: f.Path, Row: -1, Msg: "cannot decode (corrupt or truncated Parquet data)", Err: err,
 			Hint: "re-upload the file from DMS"}
@@ -109,7 +236,10 @@ func ReadFile(ctx context.Context, src Source, f File, mem memory.Allocator) (*D
 	sc := tbl.Schema()
 	pqSchema := pr.MetaData().Schema
 	nrows := tbl.NumRows()
-	d := &Decoded{File: f}
+	d = &Decoded{File: f}
+	for i := 0; i < rg.From; i++ {
+		d.FirstRow += pr.MetaData().RowGroup(i).NumRows()
+	}
 	var fields []arrow.Field
 	var cols []arrow.Array
 	defer func() {
@@ -129,7 +259,7 @@ func ReadFile(ctx context.Context, src Source, f File, mem memory.Allocator) (*D
 			return nil, &FileError{Path: f.Path, Row: -1, Column: fld.Name, Msg: "cannot assemble column", Err: err}
 		}
 		if strings.EqualFold(fld.Name, OpColumn) {
-			ops, err := decodeOps(col, f.Path, fld.Name)
+			ops, err := decodeOps(col, f.Path, fld.Name, d.FirstRow)
 			col.Release()
 			if err != nil {
 				return nil, err
@@ -171,7 +301,8 @@ func concatChunks(ch *arrow.Chunked, mem memory.Allocator) (arrow.Array, error) 
 	return array.Concatenate(chunks, mem)
 }
 
-func decodeOps(col arrow.Array, path, name string) ([]byte, error) {
+// decodeOps reads the Op column; firstRow numbers its first row in errors.
+func decodeOps(col arrow.Array, path, name string, firstRow int64) ([]byte, error) {
 	var get func(i int) string
 	switch c := col.(type) {
 	case *array.String:
@@ -193,7 +324,7 @@ func decodeOps(col arrow.Array, path, name string) ([]byte, error) {
 	ops := make([]byte, col.Len())
 	for i := range ops {
 		if col.IsNull(i) {
-			return nil, &FileError{Path: path, Row: int64(i), Column: name, Msg: "Op is null; every CDC row must say I, U or D"}
+			return nil, &FileError{Path: path, Row: firstRow + int64(i), Column: name, Msg: "Op is null; every CDC row must say I, U or D"}
 		}
 		v := get(i)
 		switch v {
@@ -204,7 +335,7 @@ func decodeOps(col arrow.Array, path, name string) ([]byte, error) {
 		case "D", "d":
 			ops[i] = OpDelete
 		default:
-			return nil, &FileError{Path: path, Row: int64(i), Column: name, Msg: fmt.Sprintf("unknown Op value %q; DMS writes only I, U and D", v),
+			return nil, &FileError{Path: path, Row: firstRow + int64(i), Column: name, Msg: fmt.Sprintf("unknown Op value %q; DMS writes only I, U and D", v),
 				Hint: "fix or remove the file; cdcmerge will not guess what the row means"}
 		}
 	}
