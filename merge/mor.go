@@ -85,7 +85,7 @@ func planMergeOnRead(ctx context.Context, tbl *table.Table, key []string, res *d
 	if err != nil {
 		return nil, err
 	}
-	deleted := map[string]map[int64]bool{} // data file -> positions already deleted
+	deleted := map[string][]int64{} // data file -> positions already deleted
 	readDeletes := map[string]bool{}
 	var cands []table.FileScanTask
 	for _, task := range tasks {
@@ -106,43 +106,32 @@ func planMergeOnRead(ctx context.Context, tbl *table.Table, key []string, res *d
 			}
 		}
 	}
+	for p, pos := range deleted {
+		slices.Sort(pos)
+		deleted[p] = slices.Compact(pos)
+	}
 	m.candidates = len(cands)
 	// Read the candidates' keys in parallel, one file per core; each worker
 	// collects its own hits, merged below, so nothing is shared.
-	type hits struct {
-		pos  []int64
-		keys []int32
-		err  error
-	}
-	out := make([]hits, len(cands))
+	probe := newKeyProbe(res)
+	out := make([]keyHits, len(cands))
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for w := 0; w < min(runtime.GOMAXPROCS(0), len(cands)); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var buf []byte
+			var cur probeCursor
 			for c := range work {
 				path := cands[c].File.FilePath()
 				gone := deleted[path]
 				h := &out[c]
 				var pos int64
 				h.err = readColumnsByID(ctx, fs, path, keyIDs, mem, func(rec arrow.RecordBatch) error {
-					enc, err := dedupe.NewKeyEncoder(rec, seq(len(keyIDs)))
-					if err != nil {
-						return err
-					}
-					for i := 0; i < int(rec.NumRows()); i, pos = i+1, pos+1 {
-						if gone[pos] {
-							continue
-						}
-						buf, _ = enc.Append(buf[:0], i)
-						if k := res.Keys.Find(buf); k >= 0 {
-							h.keys = append(h.keys, k)
-							h.pos = append(h.pos, pos)
-						}
-					}
-					return nil
+					var err error
+					gone, err = probe.match(rec, pos, gone, &cur, h)
+					pos += rec.NumRows()
+					return err
 				})
 			}
 		}()
@@ -243,8 +232,8 @@ func fieldID(f arrow.Field) int {
 }
 
 // readPositionDeletes adds the (file_path, pos) rows of a position delete
-// file to deleted.
-func readPositionDeletes(ctx context.Context, fs iceio.IO, path string, deleted map[string]map[int64]bool, mem memory.Allocator) error {
+// file to deleted (unsorted: the caller sorts once all are read).
+func readPositionDeletes(ctx context.Context, fs iceio.IO, path string, deleted map[string][]int64, mem memory.Allocator) error {
 	err := readColumnsByID(ctx, fs, path, []int{posDeletePathID, posDeletePosID}, mem, func(rec arrow.RecordBatch) error {
 		paths, ok1 := rec.Column(0).(*array.String)
 		poss, ok2 := rec.Column(1).(*array.Int64)
@@ -253,12 +242,7 @@ func readPositionDeletes(ctx context.Context, fs iceio.IO, path string, deleted 
 		}
 		for i := 0; i < int(rec.NumRows()); i++ {
 			p := paths.Value(i)
-			s := deleted[p]
-			if s == nil {
-				s = map[int64]bool{}
-				deleted[p] = s
-			}
-			s[poss.Value(i)] = true
+			deleted[p] = append(deleted[p], poss.Value(i))
 		}
 		return nil
 	})
