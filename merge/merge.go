@@ -419,6 +419,8 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 	defer res.Release()
 	t0 = b.st.phase("dedupe", t0)
 	mode := writeMode(tbl)
+	early := b.startUpserts(ctx, tbl, mode, target, res)
+	defer early.stop(ctx, b, tbl)
 	var m *matches
 	if mode == MergeOnRead {
 		m, err = planMergeOnRead(ctx, tbl, b.key, res, b.opt.Mem)
@@ -431,7 +433,12 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 	t0 = b.st.phase("plan", t0)
 	b.prog.report("write", 0, 0)
 	var added []iceberg.DataFile
-	if len(m.rewrites) > 0 || len(res.Upserts) > 0 {
+	if early != nil {
+		added, err = early.wait()
+		if err != nil {
+			return nil, cp, fmt.Errorf("table %s: %w", b.name, err)
+		}
+	} else if len(m.rewrites) > 0 || len(res.Upserts) > 0 {
 		added, err = writer.DataFiles(ctx, tbl, target, rewrittenRows(ctx, tbl, m, res.Upserts, target, b.opt.Mem), b.opt.Writer)
 		if err != nil {
 			return nil, cp, fmt.Errorf("table %s: %w", b.name, err)
