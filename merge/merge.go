@@ -329,6 +329,9 @@ type batchRun struct {
 	key     []string
 	opt     *Options
 	st      *Stats
+	// createProps are table properties chosen from the data for a table
+	// this batch creates (dictionaryProperties); TableProperties win.
+	createProps map[string]string
 }
 
 // apply runs one batch to its commit.
@@ -614,6 +617,9 @@ func (b *batchRun) tableParts(ctx context.Context, tbl *table.Table, decoded []*
 	for i, u := range union {
 		fields[i] = u.field
 	}
+	if tbl == nil {
+		b.createProps = dictionaryProperties(decoded)
+	}
 	if tbl, err = b.ensureTable(ctx, tbl, arrow.NewSchema(fields, nil)); err != nil {
 		return nil, nil, err
 	}
@@ -655,6 +661,9 @@ func (b *batchRun) ensureTable(ctx context.Context, tbl *table.Table, sc *arrow.
 		for k, v := range WriteModeProperties(b.opt.WriteMode) {
 			props[k] = v
 		}
+	}
+	for k, v := range b.createProps {
+		props[k] = v
 	}
 	for k, v := range b.opt.TableProperties {
 		props[k] = v
