@@ -113,6 +113,9 @@ func planMergeOnRead(ctx context.Context, tbl *table.Table, key []string, res *d
 		deleted[p] = slices.Compact(pos)
 	}
 	m.candidates = len(cands)
+	if len(cands) == 0 {
+		return m, nil // and the batch's keys need no sorting
+	}
 	// Read the candidates' keys in parallel, one file per core; each worker
 	// collects its own hits, merged below, so nothing is shared.
 	probe := newKeyProbe(res)
