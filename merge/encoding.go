@@ -18,6 +18,31 @@ const dictionaryColumnProperty = "write.parquet.dict-encoding-enabled.column."
 // are looked at per column to judge whether a dictionary pays.
 const dictionarySampleRows = 16384
 
+// newTableProperties are the writer settings cdcmerge gives a table it
+// creates, chosen from the first batch (user TableProperties override
+// them): dictionaryProperties, and zstd at level 1 (the fastest of the
+// zstd library arrow-go uses) unless the user picked another codec.
+// Measured at 1M rows on 2 cores, level 1 against the default level: CPU
+// per initial load 1.23 s -> 1.13 s, files 15.98 MB -> 15.89 MB (DMS rows
+// are mostly ids, amounts and timestamps, which no level compresses much).
+func newTableProperties(decoded []*reader.Decoded, user map[string]string) map[string]string {
+	props := dictionaryProperties(decoded)
+	if props == nil {
+		props = map[string]string{}
+	}
+	if c := user[compressionCodecProperty]; c == "" || c == "zstd" {
+		props[compressionLevelProperty] = "1"
+	}
+	return props
+}
+
+// Table properties of the Parquet writer (iceberg-go's names, which are
+// Iceberg Java's).
+const (
+	compressionCodecProperty = "write.parquet.compression-codec"
+	compressionLevelProperty = "write.parquet.compression-level"
+)
+
 // dictionaryProperties chooses, when cdcmerge creates a table, which
 // top-level columns are written without a dictionary: those where more
 // than half of a sample of the first batch's values are distinct (ids,

@@ -42,4 +42,11 @@ func TestDictionaryProperties(t *testing.T) {
 	if got := dictionaryProperties([]*reader.Decoded{{Record: small}}); len(got) != 0 {
 		t.Fatalf("a 10-row sample chose %v", got)
 	}
+	// zstd level 1 unless the user chose another codec.
+	if got := newTableProperties([]*reader.Decoded{{Record: big}}, nil); got[compressionLevelProperty] != "1" || got[dictionaryColumnProperty+"id"] != "false" {
+		t.Fatalf("new table properties %v", got)
+	}
+	if got := newTableProperties(nil, map[string]string{compressionCodecProperty: "snappy"}); len(got) != 0 {
+		t.Fatalf("with snappy: %v", got)
+	}
 }

@@ -330,7 +330,7 @@ type batchRun struct {
 	opt     *Options
 	st      *Stats
 	// createProps are table properties chosen from the data for a table
-	// this batch creates (dictionaryProperties); TableProperties win.
+	// this batch creates (newTableProperties); TableProperties win.
 	createProps map[string]string
 }
 
@@ -618,7 +618,7 @@ func (b *batchRun) tableParts(ctx context.Context, tbl *table.Table, decoded []*
 		fields[i] = u.field
 	}
 	if tbl == nil {
-		b.createProps = dictionaryProperties(decoded)
+		b.createProps = newTableProperties(decoded, b.opt.TableProperties)
 	}
 	if tbl, err = b.ensureTable(ctx, tbl, arrow.NewSchema(fields, nil)); err != nil {
 		return nil, nil, err

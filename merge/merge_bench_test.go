@@ -2,6 +2,7 @@ package merge_test
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -77,16 +78,40 @@ func cpuSeconds(b *testing.B) float64 {
 func BenchmarkInitialLoad(b *testing.B) {
 	load, _, src := benchData(b)
 	var cpu float64
+	var size int64
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		cat := openCatalog(b, filepath.Join(b.TempDir(), "wh"))
+		wh := filepath.Join(b.TempDir(), "wh")
+		cat := openCatalog(b, wh)
 		c0 := cpuSeconds(b)
 		if _, err := merge.Table(context.Background(), cat, src, load, []string{"shop", "orders"}, benchOptions()); err != nil {
 			b.Fatal(err)
 		}
 		cpu += cpuSeconds(b) - c0
+		size = parquetBytes(b, wh)
 	}
 	b.ReportMetric(cpu/float64(b.N), "cpu-s/op")
+	b.ReportMetric(float64(size)/1e6, "MB-files")
+}
+
+// parquetBytes sums the sizes of the Parquet files under dir: what a
+// writer setting costs in storage.
+func parquetBytes(b *testing.B, dir string) int64 {
+	var n int64
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".parquet") {
+			return err
+		}
+		info, err := d.Info()
+		if err == nil {
+			n += info.Size()
+		}
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
 }
 
 func BenchmarkIncremental(b *testing.B) {
