@@ -156,3 +156,16 @@ func TestFixedKeySetSorted(t *testing.T) {
 		t.Fatal("Sorted of a variable-width key set")
 	}
 }
+
+// BenchmarkFixedKeySetAdd adds 5M ascending keys (a full load in key
+// order) to a set sized for them.
+func BenchmarkFixedKeySetAdd(b *testing.B) {
+	buf := make([]byte, 0, 8)
+	for n := 0; n < b.N; n++ {
+		s := dedupe.NewFixedKeySet(5 << 20)
+		for i := int64(0); i < 5<<20; i++ {
+			buf = dedupe.AppendInt(buf[:0], i)
+			s.Add(buf)
+		}
+	}
+}
