@@ -17,6 +17,21 @@
 // appended. Removing the rewritten files and adding the new ones happen in
 // one snapshot, whose summary carries the checkpoint.
 //
+// # Merge-on-read
+//
+// Data files are never rewritten: the plan finds the positions of K's keys
+// in the candidate files (reading their key column, merging a record's
+// ascending integer keys with K sorted, else a hash lookup), and writes one
+// position delete file per data file hit. The winners' new rows do not
+// depend on the plan, so they are written while it runs.
+//
+// # Tables cdcmerge creates
+//
+// Writer settings are chosen from the first batch and stored as table
+// properties (so any Iceberg writer honours them; user properties win):
+// zstd level 1, and no Parquet dictionary for columns whose sample is
+// mostly distinct.
+//
 // # Invariants
 //   - After a commit, every key of K appears at most once in the table:
 //     deleted if its latest change is D, otherwise as its latest after-image.
