@@ -194,15 +194,35 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
+		var mor SmallBatchSeries // the merge-on-read (v2) series, which growth compares with
 		for _, mode := range []string{"", "merge-on-read", modeMergeOnReadV3, modeMergeOnReadEquality} {
 			logf("small batches: %d runs of %d changes, %s", opt.SmallRuns, SmallBatchChanges, cmp.Or(mode, "copy-on-write"))
-			s, rows, err := runSmallBatches(ctx, opt.Binary, work, ds, sb, max(opt.CompactEvery, 0), mode, logf)
+			s, rows, err := runSmallBatches(ctx, opt.Binary, work, ds, sb, max(opt.CompactEvery, 0), mode, ds.loadFiles, logf)
+			if err != nil {
+				return nil, err
+			}
+			rep.SmallBatches = append(rep.SmallBatches, s)
+			if mode == "merge-on-read" {
+				mor = s
+			}
+			rep.Results = append(rep.Results, rows...)
+			logf("%s: small batches p50 %.3f s, p95 %.3f s, max %.3f s %s", s.Contender, s.P50, s.P95, s.Max, s.Error)
+		}
+		// Growth: the same first batches into a table of one LOAD file.
+		if full := mor; len(ds.loadFiles) > 1 && full.Error == "" {
+			few := *sb
+			few.files = sb.files[:min(len(sb.files), GrowthRuns)]
+			logf("small batches: %d runs into a table of 1 of %d LOAD files, merge-on-read", len(few.files), len(ds.loadFiles))
+			s, rows, err := runSmallBatches(ctx, opt.Binary, work, ds, &few, 0, "merge-on-read", ds.loadFiles[:1], logf)
 			if err != nil {
 				return nil, err
 			}
 			rep.SmallBatches = append(rep.SmallBatches, s)
 			rep.Results = append(rep.Results, rows...)
-			logf("%s: small batches p50 %.3f s, p95 %.3f s, max %.3f s %s", s.Contender, s.P50, s.P95, s.Max, s.Error)
+			rep.SmallBatchGrowth = growth(full, s, fmt.Sprintf("1/%d", len(ds.loadFiles)))
+			if g := rep.SmallBatchGrowth; g != nil {
+				logf("small batch growth: p50 %.3f s into the full table vs %.3f s into %s of it (x%.2f)", g.FullP50, g.SmallP50, g.SmallShare, g.Ratio)
+			}
 		}
 	}
 

@@ -66,6 +66,9 @@ func TestHarnessXS(t *testing.T) {
 		}
 	}
 	want["cdcmerge merge-on-read/small batch compact (every 2)"] = false
+	for _, p := range []string{"small batch p50", "small batch p95", "small batch max"} {
+		want["cdcmerge merge-on-read, table 1/2/"+p] = false
+	}
 	for _, r := range rep.Results {
 		if r.Error != "" {
 			t.Errorf("%s %s failed: %s", r.Contender, r.Phase, r.Error)
@@ -89,11 +92,18 @@ func TestHarnessXS(t *testing.T) {
 	// Small batches: 3 runs per mode, one compaction between them for
 	// merge-on-read, and both tables read the same rows before and after
 	// the final compaction.
-	if n := len(rep.SmallBatches); n != 4 {
-		t.Fatalf("%d small batch series, want 4 (copy-on-write, merge-on-read v2, v3, equality)", n)
+	// The fifth series is the growth comparison: the same 3 batches into
+	// a table of one of XS's 2 LOAD files, merge-on-read, no compaction,
+	// no read.
+	if n := len(rep.SmallBatches); n != 5 {
+		t.Fatalf("%d small batch series, want 5 (copy-on-write, merge-on-read v2, v3, equality, growth)", n)
+	}
+	if g, s := rep.SmallBatchGrowth, rep.SmallBatches[4]; g == nil || g.Runs != 3 || g.SmallShare != "1/2" || g.SmallP50 <= 0 || g.FullP50 <= 0 ||
+		g.Ratio != g.FullP50/g.SmallP50 || s.LoadFiles != 1 || len(s.Seconds) != 3 || s.ScanBefore != nil || s.Error != "" {
+		t.Errorf("growth: %+v, series %+v", g, s)
 	}
 	var scanned []int64
-	for _, s := range rep.SmallBatches {
+	for _, s := range rep.SmallBatches[:4] {
 		if s.Error != "" || len(s.Seconds) != 3 || len(s.EngineSeconds) != 3 || s.P50 <= 0 || s.P95 < s.P50 || s.Max < s.P95 {
 			t.Errorf("small batches %s: %+v", s.Mode, s)
 		}
@@ -154,7 +164,7 @@ func TestHarnessXS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"| contender | phase | seconds |", "| cdcmerge | incremental merge |", "| floor | total |", "MATCH", "unavailable", "$0.44/DPU-h", "| cdcmerge merge-on-read | small batch p95 |", "Small batches and read after merge"} {
+	for _, s := range []string{"| contender | phase | seconds |", "| cdcmerge | incremental merge |", "| floor | total |", "MATCH", "unavailable", "$0.44/DPU-h", "| cdcmerge merge-on-read | small batch p95 |", "Small batches and read after merge", "Small batch as the table grows"} {
 		if !strings.Contains(string(md), s) {
 			t.Errorf("markdown lacks %q:\n%s", s, md)
 		}

@@ -29,6 +29,9 @@ type Report struct {
 	// SmallBatches are the small batches scenario and the read after merge,
 	// per write mode (run once, not per round).
 	SmallBatches []SmallBatchSeries `json:"small_batches,omitempty"`
+	// SmallBatchGrowth compares small batches into the full table with the
+	// same batches into a table of one LOAD file.
+	SmallBatchGrowth *SmallBatchGrowth `json:"small_batch_growth,omitempty"`
 	// RatioBase names what the ratio column divides by.
 	RatioBase string `json:"ratio_base"`
 }
@@ -251,6 +254,10 @@ func (r *Report) Markdown() string {
 			}
 			b.WriteString(".\n")
 		}
+	}
+	if g := r.SmallBatchGrowth; g != nil {
+		fmt.Fprintf(&b, "\nSmall batch as the table grows (%s): the first %d batches took p50 %.3f s into the full table and %.3f s into a table of %s of its rows (one LOAD file; the same batch files, so some updates become inserts): x%.2f.\n",
+			g.Mode, g.Runs, g.FullP50, g.SmallP50, g.SmallShare, g.Ratio)
 	}
 	return b.String()
 }

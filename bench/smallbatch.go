@@ -33,12 +33,15 @@ const (
 // one new CDC file of BatchChanges changes was added, then the read after
 // merge (a full scan before and after a compaction).
 type SmallBatchSeries struct {
-	Contender    string  `json:"contender"`
-	Mode         string  `json:"mode"`
-	Runs         int     `json:"runs"`
-	BatchChanges int     `json:"batch_changes"`
-	CompactEvery int     `json:"compact_every,omitempty"` // merge-on-read only; 0: never between runs
-	LoadSeconds  float64 `json:"initial_load_seconds"`
+	Contender    string `json:"contender"`
+	Mode         string `json:"mode"`
+	Runs         int    `json:"runs"`
+	BatchChanges int    `json:"batch_changes"`
+	CompactEvery int    `json:"compact_every,omitempty"` // merge-on-read only; 0: never between runs
+	// LoadFiles is how many of the dataset's LOAD files the table was
+	// loaded from (all but in the growth comparison).
+	LoadFiles   int     `json:"load_files"`
+	LoadSeconds float64 `json:"initial_load_seconds"`
 	// Seconds and PeakRSSMiB are every run's process wall time and maxrss,
 	// in run order; EngineSeconds the engine's own seconds (`--output json`).
 	Seconds       []float64         `json:"seconds"`
@@ -230,12 +233,21 @@ func cdcNameTime(name string) (time.Time, error) {
 // compactEvery runs, but not after the last), then a scan of the table, a
 // compaction and another scan. Failures are recorded in the series and
 // its result rows, not returned; the error is for the harness itself.
-func runSmallBatches(ctx context.Context, bin, work string, ds *dataset, sb *smallBatchFiles, compactEvery int, mode string, logf func(string, ...any)) (SmallBatchSeries, []Result, error) {
+//
+// loads are the LOAD files the table starts from: all of the dataset's, or
+// for the growth comparison (small), only the first, and then the read
+// after merge is skipped.
+func runSmallBatches(ctx context.Context, bin, work string, ds *dataset, sb *smallBatchFiles, compactEvery int, mode string, loads []string, logf func(string, ...any)) (SmallBatchSeries, []Result, error) {
 	contender, suffix := "cdcmerge", ""
 	if mode != "" {
 		contender, suffix = "cdcmerge "+mode, "-"+mode
 	}
-	s := SmallBatchSeries{Contender: contender, Mode: mode, Runs: len(sb.files), BatchChanges: SmallBatchChanges}
+	small := len(loads) < len(ds.loadFiles)
+	if small {
+		contender += fmt.Sprintf(", table 1/%d", len(ds.loadFiles)/len(loads))
+		suffix += "-growth"
+	}
+	s := SmallBatchSeries{Contender: contender, Mode: mode, Runs: len(sb.files), BatchChanges: SmallBatchChanges, LoadFiles: len(loads)}
 	if s.Mode == "" {
 		s.Mode = "copy-on-write"
 	}
@@ -254,7 +266,7 @@ func runSmallBatches(ctx context.Context, bin, work string, ds *dataset, sb *sma
 	args = append(args, writeModeArgs(mode)...)
 	compactArgs := []string{"compact", "--warehouse", wh, "--output", "json", "--log-level", "warn"}
 
-	if err := linkInto(tableDir, ds.loadFiles); err != nil {
+	if err := linkInto(tableDir, loads); err != nil {
 		return s, nil, err
 	}
 	pr, err := runProc(ctx, work, nil, bin, args...)
@@ -306,6 +318,9 @@ func runSmallBatches(ctx context.Context, bin, work string, ds *dataset, sb *sma
 		}
 	}
 
+	if small {
+		return s, s.rows(), nil
+	}
 	// Read after merge.
 	debug.FreeOSMemory()
 	sc := scanTable(ctx, wh)
@@ -484,4 +499,34 @@ func orDash(s string) string {
 		return "?"
 	}
 	return s
+}
+
+// GrowthRuns is the number of small batches run against the small table of
+// the growth comparison.
+const GrowthRuns = 20
+
+// SmallBatchGrowth compares 10k-change batches into the full table with
+// the same batches into a table loaded from one LOAD file only (1/8 of M,
+// 1/16 of L): does a small batch stay flat as the table grows?
+type SmallBatchGrowth struct {
+	Mode       string  `json:"mode"`
+	Runs       int     `json:"runs"`
+	SmallShare string  `json:"small_table_share"` // e.g. "1/16"
+	SmallP50   float64 `json:"small_table_p50"`
+	FullP50    float64 `json:"full_table_p50"` // p50 of the same first Runs batches
+	Ratio      float64 `json:"ratio"`          // FullP50 / SmallP50
+}
+
+// growth compares the first runs of full with small (same batch files).
+func growth(full, small SmallBatchSeries, share string) *SmallBatchGrowth {
+	n := min(len(full.Seconds), len(small.Seconds))
+	if n == 0 {
+		return nil
+	}
+	g := &SmallBatchGrowth{Mode: full.Mode, Runs: n, SmallShare: share,
+		SmallP50: percentile(small.Seconds[:n], 0.5), FullP50: percentile(full.Seconds[:n], 0.5)}
+	if g.SmallP50 > 0 {
+		g.Ratio = g.FullP50 / g.SmallP50
+	}
+	return g
 }

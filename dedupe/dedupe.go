@@ -2,6 +2,7 @@ package dedupe
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"sort"
@@ -113,9 +114,11 @@ func Latest(ctx context.Context, parts []Part, opt Options, mem memory.Allocator
 	for _, p := range parts {
 		total += int(p.Record.NumRows())
 	}
-	keys := NewKeySet(total)
+	var keys *KeySet
 	if fixedWidthKey(parts, opt.Key) {
 		keys = NewFixedKeySet(total)
+	} else {
+		keys = NewKeySet(total)
 	}
 	wins := make([]winner, 0, total)
 	encs := make([]*KeyEncoder, len(parts))
@@ -189,6 +192,20 @@ func Latest(ctx context.Context, parts []Part, opt Options, mem memory.Allocator
 		return [2]string{string(lo), string(hi)}
 	})
 	res.firstKeys = sync.OnceValue(func() []string {
+		if sorted, _, ok := keys.Sorted(); ok {
+			// One 8-byte key column: the first key is the whole key, and
+			// the set is already distinct. One string holds them all.
+			arena := make([]byte, 0, 8*len(sorted))
+			for _, k := range sorted {
+				arena = binary.BigEndian.AppendUint64(arena, k)
+			}
+			all := string(arena)
+			out := make([]string, len(sorted))
+			for i := range out {
+				out[i] = all[8*i : 8*i+8]
+			}
+			return out
+		}
 		first := make(map[string]struct{})
 		var buf []byte
 		for _, w := range wins {

@@ -21,4 +21,7 @@
 // Keys are encoded by KeyEncoder into byte strings that compare like the
 // values they encode (per column, then column by column), so the encoding
 // of the first key column can be compared with a data file's column bounds.
+// The keys live in a KeySet that holds no Go pointers per key; a key of one
+// 8-byte column (integers, dates, timestamps) is kept as a number in a flat
+// open-addressing table, and KeySet.Sorted gives those numbers in order.
 package dedupe

@@ -86,15 +86,16 @@ type touchedFile struct {
 	file iceberg.DataFile
 	// gone holds the positions earlier deletes already removed; a new
 	// deletion vector must carry them, since it replaces the old one and
-	// supersedes any position delete file of the data file.
-	gone map[int64]bool
+	// supersedes any position delete file of the data file. Sorted.
+	gone []int64
 	// dvs are the data file's current deletion vectors (at most one),
 	// removed in the commit that adds the new one.
 	dvs []iceberg.DataFile
 }
 
-// readDeletionVector adds the positions of a deletion vector to deleted.
-func readDeletionVector(fs iceio.IO, f iceberg.DataFile, deleted map[string]map[int64]bool) error {
+// readDeletionVector adds the positions of a deletion vector to deleted
+// (unsorted: the caller sorts once all are read).
+func readDeletionVector(fs iceio.IO, f iceberg.DataFile, deleted map[string][]int64) error {
 	bm, err := dv.ReadDV(fs, f)
 	if err != nil {
 		return fmt.Errorf("reading deletion vector %s: %w", f.FilePath(), err)
@@ -103,13 +104,8 @@ func readDeletionVector(fs iceio.IO, f iceberg.DataFile, deleted map[string]map[
 	if ref == nil {
 		return fmt.Errorf("deletion vector %s names no data file", f.FilePath())
 	}
-	s := deleted[*ref]
-	if s == nil {
-		s = map[int64]bool{}
-		deleted[*ref] = s
-	}
 	for p := range bm.Positions() {
-		s[int64(p)] = true
+		deleted[*ref] = append(deleted[*ref], int64(p))
 	}
 	return nil
 }
@@ -147,10 +143,7 @@ func writeDeletionVectors(ctx context.Context, tbl *table.Table, m *matches) (ad
 		if t.file == nil {
 			return nil, nil, fmt.Errorf("internal error: no data file recorded for %s", p)
 		}
-		pos := m.deletes[p]
-		for g := range t.gone {
-			pos = append(pos, g)
-		}
+		pos := append(slices.Clip(m.deletes[p]), t.gone...)
 		if err := w.Add(p, pos, t.file.SpecID(), t.file.Partition()); err != nil {
 			return nil, nil, err
 		}

@@ -39,13 +39,16 @@
 // CleanOrphans drop old snapshots and unreferenced files. Every
 // maintenance commit carries the checkpoint forward, and one that races a
 // run fails or makes the run re-plan: neither loses rows.
+//
 // # Merge-on-read
 //
 // Merge-on-read never rewrites a data file: it appends the winners and
 // records the rows they replace as deletes, by the table's delete strategy
 // (table property cdcmerge.delete-strategy):
 //   - position (default): the candidates' key columns are read (skipping
-//     rows earlier deletes removed) to find the replaced rows' positions;
+//     rows earlier deletes removed) to find the replaced rows' positions,
+//     merging a record's ascending integer keys with the batch's sorted
+//     keys, else by a hash lookup;
 //     format v2 writes one position delete file per data file touched,
 //     format v3 one deletion vector per data file touched, carrying every
 //     earlier deleted position of that file, and removes the vector it
@@ -57,6 +60,16 @@
 // Alter changes a table's mode, strategy or format version; a change that
 // the old delete files would make unsafe (leaving merge-on-read, equality
 // to position) is refused until Compact has folded them all away.
+//
+// The winners' new rows do not depend on the plan, so they are written
+// while it runs.
+//
+// # Tables cdcmerge creates
+//
+// Writer settings are chosen from the first batch and stored as table
+// properties (so any Iceberg writer honours them; user properties win):
+// zstd level 1, and no Parquet dictionary for columns whose sample is
+// mostly distinct.
 //
 // # Invariants
 //   - After a commit, every key of K appears at most once in the table:

@@ -427,6 +427,9 @@ type batchRun struct {
 	key    []string
 	opt    *Options
 	st     *Stats
+	// createProps are table properties chosen from the data for a table
+	// this batch creates (newTableProperties); TableProperties win.
+	createProps map[string]string
 }
 
 // apply runs one batch to its commit.
@@ -521,6 +524,8 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 	defer res.Release()
 	t0 = b.st.phase("dedupe", t0)
 	mode, strategy := writeMode(tbl), deleteStrategy(tbl)
+	early := b.startUpserts(ctx, tbl, mode, target, res)
+	defer early.stop(ctx, b, tbl)
 	var m *matches
 	switch {
 	case mode == MergeOnRead && strategy == DeleteEquality:
@@ -536,7 +541,12 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 	t0 = b.st.phase("plan", t0)
 	b.prog.report("write", 0, 0)
 	var added []iceberg.DataFile
-	if len(m.rewrites) > 0 || len(res.Upserts) > 0 {
+	if early != nil {
+		added, err = early.wait()
+		if err != nil {
+			return nil, cp, fmt.Errorf("table %s: %w", b.name, err)
+		}
+	} else if len(m.rewrites) > 0 || len(res.Upserts) > 0 {
 		added, err = writer.DataFiles(ctx, tbl, target, rewrittenRows(ctx, tbl, m, res.Upserts, target, b.opt.Mem), b.opt.Writer)
 		if err != nil {
 			return nil, cp, fmt.Errorf("table %s: %w", b.name, err)
@@ -732,6 +742,9 @@ func (b *batchRun) tableParts(ctx context.Context, tbl *table.Table, decoded []*
 	for i, u := range union {
 		fields[i] = u.field
 	}
+	if tbl == nil {
+		b.createProps = newTableProperties(decoded, b.opt.TableProperties)
+	}
 	if tbl, err = b.ensureTable(ctx, tbl, arrow.NewSchema(fields, nil)); err != nil {
 		return nil, nil, err
 	}
@@ -780,6 +793,9 @@ func (b *batchRun) ensureTable(ctx context.Context, tbl *table.Table, sc *arrow.
 	}
 	if b.opt.DeleteStrategy == DeleteEquality {
 		props[PropertyDeleteStrategy] = DeleteEquality
+	}
+	for k, v := range b.createProps {
+		props[k] = v
 	}
 	for k, v := range b.opt.TableProperties {
 		props[k] = v

@@ -2,11 +2,14 @@ package merge_test
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cdcmerge/cdcmerge/gen"
 	"github.com/cdcmerge/cdcmerge/merge"
@@ -24,9 +27,10 @@ func benchRows() int {
 }
 
 // benchOptions reads the knobs under test: CDCMERGE_BENCH_PARALLEL (files
-// written at once) and CDCMERGE_BENCH_PROPS ("k=v,k=v" table properties).
+// written at once), CDCMERGE_BENCH_PROPS ("k=v,k=v" table properties) and
+// CDCMERGE_BENCH_MODE (write mode).
 func benchOptions() merge.Options {
-	opt := merge.Options{Key: []string{"order_id"}}
+	opt := merge.Options{Key: []string{"order_id"}, WriteMode: os.Getenv("CDCMERGE_BENCH_MODE")}
 	if v, err := strconv.Atoi(os.Getenv("CDCMERGE_BENCH_PARALLEL")); err == nil {
 		opt.Writer.Parallel = v
 	}
@@ -60,19 +64,59 @@ func benchData(b *testing.B) (load, all reader.TableFiles, src reader.Source) {
 	return load, all, src
 }
 
+// cpuSeconds is the process's user + system CPU time: on a machine shared
+// with other jobs it moves far less than wall time, so the benchmarks
+// report it per op (cpu-s/op) next to ns/op.
+func cpuSeconds(b *testing.B) float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
 func BenchmarkInitialLoad(b *testing.B) {
 	load, _, src := benchData(b)
+	var cpu float64
+	var size int64
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		cat := openCatalog(b, filepath.Join(b.TempDir(), "wh"))
+		wh := filepath.Join(b.TempDir(), "wh")
+		cat := openCatalog(b, wh)
+		c0 := cpuSeconds(b)
 		if _, err := merge.Table(context.Background(), cat, src, load, []string{"shop", "orders"}, benchOptions()); err != nil {
 			b.Fatal(err)
 		}
+		cpu += cpuSeconds(b) - c0
+		size = parquetBytes(b, wh)
 	}
+	b.ReportMetric(cpu/float64(b.N), "cpu-s/op")
+	b.ReportMetric(float64(size)/1e6, "MB-files")
+}
+
+// parquetBytes sums the sizes of the Parquet files under dir: what a
+// writer setting costs in storage.
+func parquetBytes(b *testing.B, dir string) int64 {
+	var n int64
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".parquet") {
+			return err
+		}
+		info, err := d.Info()
+		if err == nil {
+			n += info.Size()
+		}
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
 }
 
 func BenchmarkIncremental(b *testing.B) {
 	load, all, src := benchData(b)
+	var cpu float64
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -81,10 +125,13 @@ func BenchmarkIncremental(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
+		c0 := cpuSeconds(b)
 		st, err := merge.Table(context.Background(), cat, src, all, []string{"shop", "orders"}, benchOptions())
 		if err != nil {
 			b.Fatal(err)
 		}
+		cpu += cpuSeconds(b) - c0
 		b.Logf("phases: %v", st.Phases)
 	}
+	b.ReportMetric(cpu/float64(b.N), "cpu-s/op")
 }

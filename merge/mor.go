@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -85,7 +87,7 @@ func planMergeOnRead(ctx context.Context, tbl *table.Table, key []string, res *d
 	if err != nil {
 		return nil, err
 	}
-	deleted := map[string]map[int64]bool{} // data file -> positions already deleted
+	deleted := map[string][]int64{} // data file -> positions already deleted
 	readDeletes := map[string]bool{}
 	var cands []table.FileScanTask
 	inPartition := keyPartitionFilter(tbl, key, res) // nil: the partition says nothing about keys
@@ -112,43 +114,35 @@ func planMergeOnRead(ctx context.Context, tbl *table.Table, key []string, res *d
 			}
 		}
 	}
+	for p, pos := range deleted {
+		slices.Sort(pos)
+		deleted[p] = slices.Compact(pos)
+	}
 	m.candidates = len(cands)
+	if len(cands) == 0 {
+		return m, nil // and the batch's keys need no sorting
+	}
 	// Read the candidates' keys in parallel, one file per core; each worker
 	// collects its own hits, merged below, so nothing is shared.
-	type hits struct {
-		pos  []int64
-		keys []int32
-		err  error
-	}
-	out := make([]hits, len(cands))
+	probe := newKeyProbe(res)
+	out := make([]keyHits, len(cands))
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for w := 0; w < min(runtime.GOMAXPROCS(0), len(cands)); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var buf []byte
+			var cur probeCursor
 			for c := range work {
 				path := cands[c].File.FilePath()
 				gone := deleted[path]
 				h := &out[c]
 				var pos int64
 				h.err = readColumnsByID(ctx, fs, path, keyIDs, mem, func(rec arrow.RecordBatch) error {
-					enc, err := dedupe.NewKeyEncoder(rec, seq(len(keyIDs)))
-					if err != nil {
-						return err
-					}
-					for i := 0; i < int(rec.NumRows()); i, pos = i+1, pos+1 {
-						if gone[pos] {
-							continue
-						}
-						buf, _ = enc.Append(buf[:0], i)
-						if k := res.Keys.Find(buf); k >= 0 {
-							h.keys = append(h.keys, k)
-							h.pos = append(h.pos, pos)
-						}
-					}
-					return nil
+					var err error
+					gone, err = probe.match(rec, pos, gone, &cur, h)
+					pos += rec.NumRows()
+					return err
 				})
 			}
 		}()
@@ -251,8 +245,8 @@ func fieldID(f arrow.Field) int {
 }
 
 // readPositionDeletes adds the (file_path, pos) rows of a position delete
-// file to deleted.
-func readPositionDeletes(ctx context.Context, fs iceio.IO, path string, deleted map[string]map[int64]bool, mem memory.Allocator) error {
+// file to deleted (unsorted: the caller sorts once all are read).
+func readPositionDeletes(ctx context.Context, fs iceio.IO, path string, deleted map[string][]int64, mem memory.Allocator) error {
 	err := readColumnsByID(ctx, fs, path, []int{posDeletePathID, posDeletePosID}, mem, func(rec arrow.RecordBatch) error {
 		paths, ok1 := rec.Column(0).(*array.String)
 		poss, ok2 := rec.Column(1).(*array.Int64)
@@ -261,12 +255,7 @@ func readPositionDeletes(ctx context.Context, fs iceio.IO, path string, deleted 
 		}
 		for i := 0; i < int(rec.NumRows()); i++ {
 			p := paths.Value(i)
-			s := deleted[p]
-			if s == nil {
-				s = map[int64]bool{}
-				deleted[p] = s
-			}
-			s[poss.Value(i)] = true
+			deleted[p] = append(deleted[p], poss.Value(i))
 		}
 		return nil
 	})
@@ -285,7 +274,8 @@ var posDeleteArrowSchema = arrow.NewSchema([]arrow.Field{
 // writePositionDeletes writes one position delete file per data file with
 // deleted rows, each naming the data file it references (so readers apply
 // it to that file alone), sorted by position as the spec requires, in the
-// partition of that data file (touched).
+// partition of that data file (touched). The files are written in
+// parallel, one per core.
 func writePositionDeletes(ctx context.Context, tbl *table.Table, deletes map[string][]int64, touched map[string]touchedFile, mem memory.Allocator) ([]iceberg.DataFile, error) {
 	if len(deletes) == 0 {
 		return nil, nil
@@ -307,59 +297,103 @@ func writePositionDeletes(ctx context.Context, tbl *table.Table, deletes map[str
 		paths = append(paths, p)
 	}
 	slices.Sort(paths)
-	var out []iceberg.DataFile
-	for _, dataPath := range paths {
-		pos := deletes[dataPath]
-		slices.Sort(pos)
-		pb := array.NewStringBuilder(mem)
-		ib := array.NewInt64Builder(mem)
-		for _, p := range pos {
-			pb.Append(dataPath)
-			ib.Append(p)
-		}
-		cols := []arrow.Array{pb.NewArray(), ib.NewArray()}
-		pb.Release()
-		ib.Release()
-		rec := array.NewRecordBatch(posDeleteArrowSchema, cols, int64(len(pos)))
-		cols[0].Release()
-		cols[1].Release()
-		loc := locs.NewDataLocation(uuid.NewString() + "-deletes.parquet")
-		size, err := writeParquetRecord(wfs, loc, rec, mem)
-		rec.Release()
-		if err != nil {
-			return out, fmt.Errorf("writing position delete file %s: %w", loc, err)
-		}
-		lo := make([]byte, 8)
-		hi := make([]byte, 8)
-		binary.LittleEndian.PutUint64(lo, uint64(pos[0]))
-		binary.LittleEndian.PutUint64(hi, uint64(pos[len(pos)-1]))
-		spec, part := partitionOf(tbl, touched[dataPath].file)
-		b, err := iceberg.NewDataFileBuilder(spec, iceberg.EntryContentPosDeletes, loc, iceberg.ParquetFile,
-			part, nil, nil, int64(len(pos)), size)
-		if err != nil {
-			return out, err
-		}
-		df := b.ReferencedDataFile(dataPath).
-			ValueCounts(map[int]int64{posDeletePathID: int64(len(pos)), posDeletePosID: int64(len(pos))}).
-			NullValueCounts(map[int]int64{posDeletePathID: 0, posDeletePosID: 0}).
-			LowerBoundValues(map[int][]byte{posDeletePathID: []byte(dataPath), posDeletePosID: lo}).
-			UpperBoundValues(map[int][]byte{posDeletePathID: []byte(dataPath), posDeletePosID: hi}).
-			Build()
-		out = append(out, df)
+	out := make([]iceberg.DataFile, len(paths))
+	errs := make([]error, len(paths))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(paths)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				loc := locs.NewDataLocation(uuid.NewString() + "-deletes.parquet")
+				out[i], errs[i] = writePositionDeleteFile(tbl, wfs, loc, touched[paths[i]].file, deletes[paths[i]], mem)
+			}
+		}()
 	}
-	return out, nil
+	for i := range paths {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	var done []iceberg.DataFile
+	for i, df := range out {
+		if errs[i] != nil {
+			return done, errs[i]
+		}
+		done = append(done, df)
+	}
+	return done, nil
 }
 
-// writeParquetRecord writes rec as one zstd Parquet file and returns its
-// size.
-func writeParquetRecord(fs iceio.WriteFileIO, path string, rec arrow.RecordBatch, mem memory.Allocator) (int64, error) {
+// posDeleteWriterProps: the file_path column holds one value, a dictionary
+// of one entry; pos is all distinct and ascending, where delta encoding
+// stores about a byte a row and dictionary encoding only costs time.
+var posDeleteWriterProps = []parquet.WriterProperty{
+	parquet.WithCompression(compress.Codecs.Zstd),
+	parquet.WithDictionaryFor("pos", false),
+	parquet.WithEncodingFor("pos", parquet.Encodings.DeltaBinaryPacked),
+}
+
+// writePositionDeleteFile writes the position delete file at loc for the
+// positions pos of the data file data, in its partition.
+func writePositionDeleteFile(tbl *table.Table, wfs iceio.WriteFileIO, loc string, data iceberg.DataFile, pos []int64, mem memory.Allocator) (iceberg.DataFile, error) {
+	dataPath := data.FilePath()
+	slices.Sort(pos)
+	// The file_path column is the same string in every row: its buffers
+	// are built directly rather than appended value by value.
+	n := len(pos)
+	if int64(n)*int64(len(dataPath)) > math.MaxInt32 {
+		return nil, fmt.Errorf("too many positions (%d) for one position delete file of %s", n, dataPath)
+	}
+	offsets := make([]int32, n+1)
+	for i := range offsets {
+		offsets[i] = int32(i * len(dataPath))
+	}
+	pathData := array.NewData(arrow.BinaryTypes.String, n, []*memory.Buffer{nil,
+		memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(offsets)),
+		memory.NewBufferBytes([]byte(strings.Repeat(dataPath, n)))}, nil, 0, 0)
+	posData := array.NewData(arrow.PrimitiveTypes.Int64, n, []*memory.Buffer{nil,
+		memory.NewBufferBytes(arrow.Int64Traits.CastToBytes(pos))}, nil, 0, 0)
+	cols := []arrow.Array{array.MakeFromData(pathData), array.MakeFromData(posData)}
+	pathData.Release()
+	posData.Release()
+	rec := array.NewRecordBatch(posDeleteArrowSchema, cols, int64(n))
+	cols[0].Release()
+	cols[1].Release()
+	size, err := writeParquetRecord(wfs, loc, rec, mem, posDeleteWriterProps...)
+	rec.Release()
+	if err != nil {
+		return nil, fmt.Errorf("writing position delete file %s: %w", loc, err)
+	}
+	lo := make([]byte, 8)
+	hi := make([]byte, 8)
+	binary.LittleEndian.PutUint64(lo, uint64(pos[0]))
+	binary.LittleEndian.PutUint64(hi, uint64(pos[n-1]))
+	spec, part := partitionOf(tbl, data)
+	b, err := iceberg.NewDataFileBuilder(spec, iceberg.EntryContentPosDeletes, loc, iceberg.ParquetFile,
+		part, nil, nil, int64(n), size)
+	if err != nil {
+		return nil, err
+	}
+	return b.ReferencedDataFile(dataPath).
+		ValueCounts(map[int]int64{posDeletePathID: int64(n), posDeletePosID: int64(n)}).
+		NullValueCounts(map[int]int64{posDeletePathID: 0, posDeletePosID: 0}).
+		LowerBoundValues(map[int][]byte{posDeletePathID: []byte(dataPath), posDeletePosID: lo}).
+		UpperBoundValues(map[int][]byte{posDeletePathID: []byte(dataPath), posDeletePosID: hi}).
+		Build(), nil
+}
+
+// writeParquetRecord writes rec as one Parquet file (zstd unless props say
+// otherwise) and returns its size.
+func writeParquetRecord(fs iceio.WriteFileIO, path string, rec arrow.RecordBatch, mem memory.Allocator, props ...parquet.WriterProperty) (int64, error) {
 	w, err := fs.Create(path)
 	if err != nil {
 		return 0, err
 	}
 	cw := &countingWriter{w: w}
-	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithAllocator(mem))
-	pw, err := pqarrow.NewFileWriter(rec.Schema(), cw, props, pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem)))
+	wp := parquet.NewWriterProperties(append([]parquet.WriterProperty{parquet.WithCompression(compress.Codecs.Zstd), parquet.WithAllocator(mem)}, props...)...)
+	pw, err := pqarrow.NewFileWriter(rec.Schema(), cw, wp, pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem)))
 	if err != nil {
 		w.Close()
 		return 0, err
