@@ -101,177 +101,95 @@ func Convert(col arrow.Array, to arrow.DataType, mem memory.Allocator) (arrow.Ar
 	b.Reserve(n)
 	switch tb := b.(type) {
 	case *array.Int32Builder:
-		get, ok := intGetter(col)
-		if !ok {
-			break
+		if get, ok := intGetter(col); ok {
+			return convertEach(tb, col, func(i int) int32 { return int32(get(i)) }), nil
 		}
-		for i := 0; i < n; i++ {
-			if col.IsNull(i) {
-				tb.AppendNull()
-			} else {
-				tb.Append(int32(get(i)))
-			}
-		}
-		return tb.NewArray(), nil
 	case *array.Int64Builder:
-		get, ok := intGetter(col)
-		if !ok {
-			break
+		if get, ok := intGetter(col); ok {
+			return convertEach(tb, col, get), nil
 		}
-		for i := 0; i < n; i++ {
-			if col.IsNull(i) {
-				tb.AppendNull()
-			} else {
-				tb.Append(get(i))
-			}
-		}
-		return tb.NewArray(), nil
 	case *array.Float32Builder:
 		if c, ok := col.(*array.Float16); ok {
-			for i := 0; i < n; i++ {
-				if c.IsNull(i) {
-					tb.AppendNull()
-				} else {
-					tb.Append(c.Value(i).Float32())
-				}
-			}
-			return tb.NewArray(), nil
+			return convertEach(tb, col, func(i int) float32 { return c.Value(i).Float32() }), nil
 		}
 	case *array.Float64Builder:
 		if c, ok := col.(*array.Float32); ok {
-			for i := 0; i < n; i++ {
-				if c.IsNull(i) {
-					tb.AppendNull()
-				} else {
-					tb.Append(float64(c.Value(i)))
-				}
-			}
-			return tb.NewArray(), nil
+			return convertEach(tb, col, func(i int) float64 { return float64(c.Value(i)) }), nil
 		}
 	case *array.Decimal128Builder:
 		tt := to.(*arrow.Decimal128Type)
 		switch c := col.(type) {
 		case *array.Uint64:
-			for i := 0; i < n; i++ {
-				if c.IsNull(i) {
-					tb.AppendNull()
-				} else {
-					tb.Append(decimal128.FromU64(c.Value(i)))
-				}
-			}
-			return tb.NewArray(), nil
+			return convertEach(tb, col, func(i int) decimal128.Num { return decimal128.FromU64(c.Value(i)) }), nil
 		case *array.Decimal128:
 			ft := from.(*arrow.Decimal128Type)
 			if ft.Scale > tt.Scale || tt.Precision-tt.Scale < ft.Precision-ft.Scale {
 				break
 			}
-			for i := 0; i < n; i++ {
-				if c.IsNull(i) {
-					tb.AppendNull()
-				} else {
-					tb.Append(c.Value(i).IncreaseScaleBy(tt.Scale - ft.Scale))
-				}
-			}
-			return tb.NewArray(), nil
+			return convertEach(tb, col, func(i int) decimal128.Num { return c.Value(i).IncreaseScaleBy(tt.Scale - ft.Scale) }), nil
 		case *array.Decimal32:
 			ft := from.(*arrow.Decimal32Type)
-			for i := 0; i < n; i++ {
-				if c.IsNull(i) {
-					tb.AppendNull()
-				} else {
-					tb.Append(decimal128.FromI64(int64(c.Value(i))).IncreaseScaleBy(tt.Scale - ft.Scale))
-				}
-			}
-			return tb.NewArray(), nil
+			return convertEach(tb, col, func(i int) decimal128.Num {
+				return decimal128.FromI64(int64(c.Value(i))).IncreaseScaleBy(tt.Scale - ft.Scale)
+			}), nil
 		case *array.Decimal64:
 			ft := from.(*arrow.Decimal64Type)
-			for i := 0; i < n; i++ {
-				if c.IsNull(i) {
-					tb.AppendNull()
-				} else {
-					tb.Append(decimal128.FromI64(int64(c.Value(i))).IncreaseScaleBy(tt.Scale - ft.Scale))
-				}
-			}
-			return tb.NewArray(), nil
+			return convertEach(tb, col, func(i int) decimal128.Num {
+				return decimal128.FromI64(int64(c.Value(i))).IncreaseScaleBy(tt.Scale - ft.Scale)
+			}), nil
 		}
 	case *array.Date32Builder:
 		if c, ok := col.(*array.Date64); ok {
-			for i := 0; i < n; i++ {
-				if c.IsNull(i) {
-					tb.AppendNull()
-				} else {
-					tb.Append(arrow.Date32(int64(c.Value(i)) / 86400000))
-				}
-			}
-			return tb.NewArray(), nil
+			return convertEach(tb, col, func(i int) arrow.Date32 { return arrow.Date32(int64(c.Value(i)) / 86400000) }), nil
 		}
 	case *array.Time64Builder:
-		var get func(i int) int64
 		switch c := col.(type) {
 		case *array.Time32:
 			mul := int64(1000)
 			if from.(*arrow.Time32Type).Unit == arrow.Second {
 				mul = 1000000
 			}
-			get = func(i int) int64 { return int64(c.Value(i)) * mul }
+			return convertEach(tb, col, func(i int) arrow.Time64 { return arrow.Time64(int64(c.Value(i)) * mul) }), nil
 		case *array.Time64:
 			if from.(*arrow.Time64Type).Unit == arrow.Nanosecond {
-				get = func(i int) int64 { return int64(c.Value(i)) / 1000 }
+				return convertEach(tb, col, func(i int) arrow.Time64 { return arrow.Time64(int64(c.Value(i)) / 1000) }), nil
 			}
 		}
-		if get == nil {
-			break
-		}
-		for i := 0; i < n; i++ {
-			if col.IsNull(i) {
-				tb.AppendNull()
-			} else {
-				tb.Append(arrow.Time64(get(i)))
-			}
-		}
-		return tb.NewArray(), nil
 	case *array.TimestampBuilder:
-		c, ok := col.(*array.Timestamp)
-		if !ok {
-			break
+		if c, ok := col.(*array.Timestamp); ok {
+			conv := unitConverter(from.(*arrow.TimestampType).Unit, to.(*arrow.TimestampType).Unit)
+			return convertEach(tb, col, func(i int) arrow.Timestamp { return arrow.Timestamp(conv(int64(c.Value(i)))) }), nil
 		}
-		ft := from.(*arrow.TimestampType)
-		tt := to.(*arrow.TimestampType)
-		conv := unitConverter(ft.Unit, tt.Unit)
-		for i := 0; i < n; i++ {
-			if c.IsNull(i) {
-				tb.AppendNull()
-			} else {
-				tb.Append(arrow.Timestamp(conv(int64(c.Value(i)))))
-			}
-		}
-		return tb.NewArray(), nil
 	case *array.StringBuilder:
-		switch c := col.(type) {
-		case *array.LargeString:
-			for i := 0; i < n; i++ {
-				if c.IsNull(i) {
-					tb.AppendNull()
-				} else {
-					tb.Append(c.Value(i))
-				}
-			}
-			return tb.NewArray(), nil
+		if c, ok := col.(*array.LargeString); ok {
+			return convertEach(tb, col, c.Value), nil
 		}
 	case *array.BinaryBuilder:
-		switch c := col.(type) {
-		case *array.LargeBinary:
-			for i := 0; i < n; i++ {
-				if c.IsNull(i) {
-					tb.AppendNull()
-				} else {
-					tb.Append(c.Value(i))
-				}
-			}
-			return tb.NewArray(), nil
+		if c, ok := col.(*array.LargeBinary); ok {
+			return convertEach(tb, col, c.Value), nil
 		}
 	}
 	return nil, fmt.Errorf("%w: cannot convert %s to %s", errUnsupported, from, to)
+}
+
+// appender is the part of an arrow builder of T values that Convert uses.
+type appender[T any] interface {
+	Append(T)
+	AppendNull()
+	NewArray() arrow.Array
+}
+
+// convertEach builds the converted column: value(i) for each row of col
+// that is not null, null for each one that is.
+func convertEach[T any](b appender[T], col arrow.Array, value func(i int) T) arrow.Array {
+	for i := 0; i < col.Len(); i++ {
+		if col.IsNull(i) {
+			b.AppendNull()
+		} else {
+			b.Append(value(i))
+		}
+	}
+	return b.NewArray()
 }
 
 func unitConverter(from, to arrow.TimeUnit) func(int64) int64 {
