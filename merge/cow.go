@@ -218,12 +218,12 @@ func rewrittenRows(ctx context.Context, tbl *table.Table, m *matches, upserts []
 // filtered (a copy) and queued for a writer, so a few are alive at once:
 // each gets a 64th of the budget, its rows estimated at 8 times their
 // compressed size in the file.
-func readBatchRows(df iceberg.DataFile, memory int64) int {
-	if memory <= 0 || df.Count() <= 0 {
+func readBatchRows(df iceberg.DataFile, budget int64) int {
+	if budget <= 0 || df.Count() <= 0 {
 		return 0
 	}
 	rowBytes := max(8*df.FileSizeBytes()/df.Count(), 1)
-	return int(min(max(memory/64/rowBytes, minReadBatchRows), maxReadBatchRows))
+	return int(min(max(budget/64/rowBytes, minReadBatchRows), maxReadBatchRows))
 }
 
 // Bounds of readBatchRows: below the lower one the per-batch overhead

@@ -111,7 +111,7 @@ func dataFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, records 
 	}
 	if rowGroupBytes > 0 {
 		var err error
-		if tbl, err = withProperties(tbl, iceberg.Properties{table.ParquetRowGroupSizeBytesKey: strconv.FormatInt(rowGroupBytes, 10)}); err != nil {
+		if tbl, err = WithRowGroupBytes(tbl, rowGroupBytes); err != nil {
 			return nil, err
 		}
 	}
@@ -186,16 +186,17 @@ func dataFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, records 
 	return out, ctx.Err()
 }
 
-// withProperties returns a copy of tbl whose metadata has props set, for
-// WriteRecords to read them: iceberg-go takes the row group size only from
-// the table's properties. The copy is only written through, never
-// committed, so the table itself keeps its properties.
-func withProperties(tbl *table.Table, props iceberg.Properties) (*table.Table, error) {
+// WithRowGroupBytes returns a copy of tbl whose Parquet writers close a
+// row group at n compressed bytes (write.parquet.row-group-size-bytes):
+// iceberg-go takes the row group size only from the table's properties.
+// The copy is only written through, never committed, so the table itself
+// keeps its properties.
+func WithRowGroupBytes(tbl *table.Table, n int64) (*table.Table, error) {
 	b, err := table.MetadataBuilderFromBase(tbl.Metadata(), tbl.MetadataLocation())
 	if err != nil {
 		return nil, fmt.Errorf("writing data files: %w", err)
 	}
-	if err := b.SetProperties(props); err != nil {
+	if err := b.SetProperties(iceberg.Properties{table.ParquetRowGroupSizeBytesKey: strconv.FormatInt(n, 10)}); err != nil {
 		return nil, fmt.Errorf("writing data files: %w", err)
 	}
 	meta, err := b.Build()

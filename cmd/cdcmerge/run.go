@@ -768,6 +768,7 @@ func maintainAfterRun(ctx context.Context, cfg *Config, cat icecat.Catalog, iden
 	name := strings.Join(ident, ".")
 	th := merge.CompactThresholds{DeleteFiles: cfg.CompactAfter, SmallFiles: cfg.CompactSmallFiles}
 	th.TargetFileSize, _ = parseBytes(cfg.TargetFileSize) // checked by loadConfig
+	th.Memory = memoryLimit(cfg)
 	expire := cfg.ExpireOlderThan != "" || cfg.ExpireRetainLast > 0
 	if th.DeleteFiles <= 0 && th.SmallFiles <= 0 && !expire {
 		return nil, false
