@@ -94,4 +94,10 @@
 //     of the checkpoint's recent files is refused (or, under quarantine,
 //     skipped and recorded); the digests of the applied files go into the
 //     batch's checkpoint.
+//   - Under a memory budget (Options.MemoryLimit, CompactOptions.Memory)
+//     nothing but the batch itself is held whole: a copy-on-write rewrite
+//     streams each data file in record batches sized from the budget
+//     (readBatchRows), the writers are sized from it (writer.Options.Memory),
+//     compaction reads with one worker, and --sort-by-key sorts runs of
+//     files that fit the budget (sortRunShare).
 package merge
