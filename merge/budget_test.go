@@ -85,10 +85,18 @@ func TestSmallMemoryBudget(t *testing.T) {
 			tbl := s.check(t, cat, len(s.files), fmt.Sprintf("stats %+v", st))
 			// Compaction under the same budget, sorted by key or not,
 			// folds every delete file in and keeps every row.
-			if _, err := merge.Compact(ctx, tbl, merge.CompactOptions{MinInputFiles: 1, SortByKey: i%2 == 0, Memory: 1 << 20}); err != nil {
+			sorted := i%2 == 0
+			if _, err := merge.Compact(ctx, tbl, merge.CompactOptions{MinInputFiles: 1, SortByKey: sorted, Memory: 1 << 20}); err != nil {
 				t.Fatal(err)
 			}
 			tbl = s.check(t, cat, len(s.files), "after compaction")
+			// Sorted in runs that fit the budget: several files, each
+			// sorted.
+			if sorted {
+				if n := checkSortedFiles(t, tbl); n < 2 {
+					t.Errorf("%d data files after a sorted compaction of %d rows under a 1 MiB budget, want one per sorted run", n, loadRows)
+				}
+			}
 			if live, err := merge.LiveDeleteFiles(ctx, tbl); err != nil || len(live) != 0 {
 				t.Fatalf("after compaction %d delete files are left (%v)", len(live), err)
 			}

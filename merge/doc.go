@@ -95,9 +95,11 @@
 //     skipped and recorded); the digests of the applied files go into the
 //     batch's checkpoint.
 //   - Under a memory budget (Options.MemoryLimit, CompactOptions.Memory)
-//     nothing but the batch itself is held whole: a copy-on-write rewrite
-//     streams each data file in record batches sized from the budget
-//     (readBatchRows), the writers are sized from it (writer.Options.Memory),
-//     compaction reads with one worker, and --sort-by-key sorts runs of
-//     files that fit the budget (sortRunShare).
+//     no data file is held whole: a copy-on-write rewrite streams each
+//     one in record batches sized from the budget (readBatchRows), the
+//     writers are sized from it (writer.Options.Memory), compaction reads
+//     with one worker, and SortByKey sorts runs of rows that fit the
+//     budget (sortRunShare). What is not bounded: the batch itself (one
+//     row group at least) and the position deletes iceberg-go loads for a
+//     compaction.
 package merge

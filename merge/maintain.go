@@ -37,15 +37,15 @@ type CompactOptions struct {
 	// SortByKey sorts the rows of each rewritten group by the table's key,
 	// so readers filtering on the key skip most files by their bounds. A
 	// group (at most a few target-size files) is sorted in memory; under
-	// a Memory budget, a run of the group's files that fits it is.
+	// a Memory budget, runs of its rows that fit it are.
 	SortByKey bool
 	// Memory is the memory budget (0: none, iceberg-go's defaults). Under
 	// it a group is read by one worker in record batches sized from it,
 	// the writer queues two batches and closes row groups at the size
 	// writer.Options.Budget gives one writer, and SortByKey sorts runs of
-	// files of at most Memory/64 bytes (sortRunShare), each written as
-	// its own files: under a budget much smaller than the table, the
-	// sorted files are smaller than the target size.
+	// rows of at most Memory/8 decoded bytes (sortRunShare), each written
+	// as its own files: under a budget much smaller than the table, the
+	// sorted files are smaller than the target size and overlap in keys.
 	Memory int64
 }
 
@@ -243,8 +243,8 @@ func identifierNames(tbl *table.Table) []string {
 
 // sortedGroup rewrites a compaction group like
 // table.ExecuteCompactionGroup, with its live rows sorted by key: all of
-// them, or under a memory budget each run of files that fits it (runs of
-// at most memory/sortRunShare bytes of files, see CompactOptions.Memory).
+// them, or under a memory budget each run of rows that fits it (see
+// sortRunShare), each run written as its own files.
 func sortedGroup(ctx context.Context, tbl *table.Table, g table.CompactionTaskGroup, key []string, target, budget int64) (table.CompactionGroupResult, error) {
 	old := make([]iceberg.DataFile, len(g.Tasks))
 	for i, t := range g.Tasks {
@@ -257,47 +257,51 @@ func sortedGroup(ctx context.Context, tbl *table.Table, g table.CompactionTaskGr
 		SafeDeletionVectors: table.CollectSafeDeletionVectors(g.Tasks),
 		BytesBefore:         g.TotalSizeBytes,
 	}
-	run, size := 0, int64(0)
-	for i, t := range g.Tasks {
-		size += t.File.FileSizeBytes()
-		if last := i == len(g.Tasks)-1; !last && (budget <= 0 || size+g.Tasks[i+1].File.FileSizeBytes() <= budget/sortRunShare) {
-			continue
-		}
-		files, err := sortedRun(ctx, tbl, g.Tasks[run:i+1], key, writer.Options{TargetFileSize: target, Parallel: 1, Memory: budget})
-		out.NewDataFiles = append(out.NewDataFiles, files...)
-		if err != nil {
-			return out, err
-		}
-		run, size = i+1, 0
-	}
-	return out, nil
-}
-
-// sortRunShare: a sorted run's files take at most this fraction of the
-// memory budget. Measured: sorting 1M rows of 21 MB of zstd Parquet in
-// memory peaked at 560 MiB RSS (decoded rows, their concatenation, the
-// sort keys, the sorted copy and the writer), about 25 times the files.
-const sortRunShare = 64
-
-// sortedRun writes the live rows of tasks, sorted by key, as new data
-// files.
-func sortedRun(ctx context.Context, tbl *table.Table, tasks []table.FileScanTask, key []string, wopt writer.Options) ([]iceberg.DataFile, error) {
-	sc, recs, err := tbl.Scan().ReadTasks(ctx, tasks)
+	sc, recs, err := tbl.Scan(table.WithArrowBatchSize(groupBatchRows(g, budget))).ReadTasks(ctx, g.Tasks)
 	if err != nil {
-		return nil, err
+		return out, err
 	}
 	var chunks []arrow.RecordBatch
-	defer func() {
+	release := func() {
 		for _, c := range chunks {
 			c.Release()
 		}
-	}()
+		chunks = chunks[:0]
+	}
+	defer release()
+	wopt := writer.Options{TargetFileSize: target, Parallel: 1, Memory: budget}
+	flush := func() error {
+		files, err := sortedRun(ctx, tbl, sc, chunks, key, wopt)
+		out.NewDataFiles = append(out.NewDataFiles, files...)
+		release()
+		return err
+	}
+	var size int64
 	for rec, err := range recs {
 		if err != nil {
-			return nil, err
+			return out, err
 		}
 		chunks = append(chunks, rec)
+		if size += reader.RecordBytes(rec); budget > 0 && size >= budget/sortRunShare {
+			if err := flush(); err != nil {
+				return out, err
+			}
+			size = 0
+		}
 	}
+	return out, flush()
+}
+
+// sortRunShare: under a memory budget, a sorted run's decoded rows take at
+// most this fraction of it. Sorting holds them about three times over (the
+// batches read, their concatenation and the sorted copy) besides the sort
+// keys and the writer.
+const sortRunShare = 8
+
+// sortedRun writes the rows of chunks (of schema sc), sorted by key, as
+// new data files.
+func sortedRun(ctx context.Context, tbl *table.Table, sc *arrow.Schema, chunks []arrow.RecordBatch, key []string, wopt writer.Options) ([]iceberg.DataFile, error) {
+	var err error
 	tab := array.NewTableFromRecords(sc, chunks)
 	defer tab.Release()
 	if tab.NumRows() == 0 {
