@@ -190,8 +190,12 @@ func dataFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, records 
 // row group at n compressed bytes (write.parquet.row-group-size-bytes):
 // iceberg-go takes the row group size only from the table's properties.
 // The copy is only written through, never committed, so the table itself
-// keeps its properties.
+// keeps its properties. A table whose own row groups are no larger is
+// returned as it is.
 func WithRowGroupBytes(tbl *table.Table, n int64) (*table.Table, error) {
+	if own := tbl.Properties().GetInt(table.ParquetRowGroupSizeBytesKey, 0); own > 0 && int64(own) <= n {
+		return tbl, nil
+	}
 	b, err := table.MetadataBuilderFromBase(tbl.Metadata(), tbl.MetadataLocation())
 	if err != nil {
 		return nil, fmt.Errorf("writing data files: %w", err)
