@@ -45,8 +45,17 @@ func TestBudget(t *testing.T) {
 // TestDataFilesUnderBudget: under a small budget the files written hold
 // every row, in row groups of about the budget's row group size (a row
 // group closes at the first batch past it), while the table's own
-// properties stay as they were.
+// properties stay as they were; a table with smaller row groups of its own
+// keeps them.
 func TestDataFilesUnderBudget(t *testing.T) {
+	t.Run("budget", func(t *testing.T) { dataFilesUnderBudget(t, 0, 2) })
+	t.Run("own-smaller", func(t *testing.T) { dataFilesUnderBudget(t, 512<<10, 4) })
+}
+
+// dataFilesUnderBudget writes 160k rows of random text (about 3 MB
+// compressed) into a table with row groups of own bytes (0: not set) under
+// a 1 MiB budget, and wants at least minGroups row groups.
+func dataFilesUnderBudget(t *testing.T, own int64, minGroups int) {
 	ctx := context.Background()
 	wh := t.TempDir()
 	cat, err := catalog.Open(ctx, catalog.Config{Warehouse: wh})
@@ -56,7 +65,11 @@ func TestDataFilesUnderBudget(t *testing.T) {
 	sc := iceberg.NewSchema(0,
 		iceberg.NestedField{ID: 1, Name: "id", Type: iceberg.PrimitiveTypes.Int64, Required: false},
 		iceberg.NestedField{ID: 2, Name: "v", Type: iceberg.PrimitiveTypes.String, Required: false})
-	tbl, err := catalog.CreateTable(ctx, cat, table.Identifier{"db", "t"}, sc, iceberg.Properties{})
+	props := iceberg.Properties{}
+	if own > 0 {
+		props[table.ParquetRowGroupSizeBytesKey] = fmt.Sprint(own)
+	}
+	tbl, err := catalog.CreateTable(ctx, cat, table.Identifier{"db", "t"}, sc, props)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,6 +95,9 @@ func TestDataFilesUnderBudget(t *testing.T) {
 	}
 	opt := writer.Options{Parallel: 2, Memory: 1 << 20}
 	_, rowGroup, _ := opt.Budget()
+	if own > 0 {
+		rowGroup = min(rowGroup, own)
+	}
 	files, err := writer.DataFiles(ctx, tbl, asc, records, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -114,10 +130,10 @@ func TestDataFilesUnderBudget(t *testing.T) {
 	if total != batches*rows {
 		t.Fatalf("files hold %d rows, want %d", total, batches*rows)
 	}
-	if groups < 2 {
-		t.Fatalf("%d row groups for %d rows of random text: the budget's row group size (%d bytes) was not applied", groups, total, rowGroup)
+	if groups < minGroups {
+		t.Fatalf("%d row groups for %d rows of random text, want at least %d: the row group size (%d bytes) was not applied", groups, total, minGroups, rowGroup)
 	}
-	if _, ok := tbl.Properties()[table.ParquetRowGroupSizeBytesKey]; ok {
-		t.Fatalf("the table's properties changed: %v", tbl.Properties())
+	if got, want := tbl.Properties()[table.ParquetRowGroupSizeBytesKey], props[table.ParquetRowGroupSizeBytesKey]; got != want {
+		t.Fatalf("the table's row group size property changed: %q, was %q", got, want)
 	}
 }
