@@ -38,6 +38,9 @@ type matches struct {
 	// touched describes, for merge-on-read, each data file in deletes: what
 	// a deletion vector for it must carry over.
 	touched map[string]touchedFile
+	// memory is the run's memory budget (0: none): rewrites read their
+	// files in record batches sized from it (readBatchRows).
+	memory int64
 }
 
 // planCopyOnWrite finds the data files of tbl that hold keys of res.
@@ -161,8 +164,8 @@ func boundKey(t iceberg.Type, b []byte) (string, bool) {
 // to target, then the upserts.
 func rewrittenRows(ctx context.Context, tbl *table.Table, m *matches, upserts []arrow.RecordBatch, target *arrow.Schema, mem memory.Allocator) iter.Seq2[arrow.RecordBatch, error] {
 	return func(yield func(arrow.RecordBatch, error) bool) {
-		scan := tbl.Scan()
 		for _, rw := range m.rewrites {
+			scan := tbl.Scan(table.WithArrowBatchSize(readBatchRows(rw.task.File, m.memory)))
 			_, recs, err := scan.ReadTasks(ctx, []table.FileScanTask{rw.task})
 			if err != nil {
 				yield(nil, fmt.Errorf("reading %s: %w", rw.task.File.FilePath(), err))
@@ -209,6 +212,26 @@ func rewrittenRows(ctx context.Context, tbl *table.Table, m *matches, upserts []
 		}
 	}
 }
+
+// readBatchRows is how many rows of df a rewrite decodes at a time under a
+// memory budget (0: iceberg-go's default, 131072 rows). A batch is read,
+// filtered (a copy) and queued for a writer, so a few are alive at once:
+// each gets a 64th of the budget, its rows estimated at 8 times their
+// compressed size in the file.
+func readBatchRows(df iceberg.DataFile, budget int64) int {
+	if budget <= 0 || df.Count() <= 0 {
+		return 0
+	}
+	rowBytes := max(8*df.FileSizeBytes()/df.Count(), 1)
+	return int(min(max(budget/64/rowBytes, minReadBatchRows), maxReadBatchRows))
+}
+
+// Bounds of readBatchRows: below the lower one the per-batch overhead
+// dominates; the upper one is iceberg-go's default.
+const (
+	minReadBatchRows = 1024
+	maxReadBatchRows = 1 << 17
+)
 
 // filterRows returns rec without the rows marked in drop (nil if none stay).
 func filterRows(ctx context.Context, rec arrow.RecordBatch, drop []bool, mem memory.Allocator) (arrow.RecordBatch, error) {

@@ -94,4 +94,12 @@
 //     of the checkpoint's recent files is refused (or, under quarantine,
 //     skipped and recorded); the digests of the applied files go into the
 //     batch's checkpoint.
+//   - Under a memory budget (Options.MemoryLimit, CompactOptions.Memory)
+//     no data file is held whole: a copy-on-write rewrite streams each
+//     one in record batches sized from the budget (readBatchRows), the
+//     writers are sized from it (writer.Options.Memory), compaction reads
+//     with one worker, and SortByKey sorts runs of rows that fit the
+//     budget (sortRunShare). What is not bounded: the batch itself (one
+//     row group at least) and the position deletes iceberg-go loads for a
+//     compaction.
 package merge

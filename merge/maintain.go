@@ -36,8 +36,17 @@ type CompactOptions struct {
 	DeleteFileThreshold int
 	// SortByKey sorts the rows of each rewritten group by the table's key,
 	// so readers filtering on the key skip most files by their bounds. A
-	// group (at most a few target-size files) is sorted in memory.
+	// group (at most a few target-size files) is sorted in memory; under
+	// a Memory budget, runs of its rows that fit it are.
 	SortByKey bool
+	// Memory is the memory budget (0: none, iceberg-go's defaults). Under
+	// it a group is read by one worker in record batches sized from it,
+	// the writer queues two batches and closes row groups at the size
+	// writer.Options.Budget gives one writer, and SortByKey sorts runs of
+	// rows of at most Memory/8 decoded bytes (sortRunShare), each written
+	// as its own files: under a budget much smaller than the table, the
+	// sorted files are smaller than the target size and overlap in keys.
+	Memory int64
 }
 
 // CompactResult says what Compact did.
@@ -130,6 +139,10 @@ func Compact(ctx context.Context, tbl *table.Table, opt CompactOptions) (Compact
 	if cp, err := catalog.CheckpointOf(tbl); err == nil && !cp.IsZero() {
 		props[catalog.SummaryCheckpoint] = cp.Encode()
 	}
+	wtbl, gopts, err := compactionBudget(tbl, target, opt.Memory)
+	if err != nil {
+		return res, fmt.Errorf("table %s: %w", name, err)
+	}
 	tx := tbl.NewTransaction()
 	rewrite := tx.NewRewrite(props)
 	staged := map[string]struct{}{} // delete files the rewrite removes
@@ -139,9 +152,9 @@ func Compact(ctx context.Context, tbl *table.Table, opt CompactOptions) (Compact
 		group := table.CompactionTaskGroup{PartitionKey: g.PartitionKey, Tasks: g.Tasks, TotalSizeBytes: g.TotalSizeBytes}
 		var gr table.CompactionGroupResult
 		if opt.SortByKey {
-			gr, err = sortedGroup(ctx, tbl, group, key, target)
+			gr, err = sortedGroup(ctx, tbl, group, key, target, opt.Memory)
 		} else {
-			gr, err = table.ExecuteCompactionGroup(ctx, tbl, group, table.WithCompactionTargetFileSize(target))
+			gr, err = table.ExecuteCompactionGroup(ctx, wtbl, group, append(gopts, table.WithCompactionArrowBatchSize(groupBatchRows(group, opt.Memory)))...)
 		}
 		if err != nil {
 			return res, fmt.Errorf("table %s: compacting: %w", name, err)
@@ -177,6 +190,37 @@ func Compact(ctx context.Context, tbl *table.Table, opt CompactOptions) (Compact
 	return res, nil
 }
 
+// compactionBudget returns the table compaction groups are written
+// through (a copy with smaller row groups under a memory budget, see
+// writer.WithRowGroupBytes; the commit goes to tbl) and the options of
+// ExecuteCompactionGroup. Without a budget: tbl and iceberg-go's defaults
+// (a scan worker per core, each holding up to a whole decoded file, and
+// writers queueing 64 batches).
+func compactionBudget(tbl *table.Table, target, budget int64) (*table.Table, []table.CompactionGroupOption, error) {
+	opts := []table.CompactionGroupOption{table.WithCompactionTargetFileSize(target)}
+	if budget <= 0 {
+		return tbl, opts, nil
+	}
+	_, rowGroup, queued := writer.Options{Parallel: 1, Memory: budget}.Budget()
+	wtbl, err := writer.WithRowGroupBytes(tbl, rowGroup)
+	if err != nil {
+		return nil, nil, err
+	}
+	return wtbl, append(opts, table.WithCompactionScanConcurrency(1), table.WithCompactionRecordBatchBufferSize(queued)), nil
+}
+
+// groupBatchRows is the record batch size (rows) that reading group g
+// takes under a memory budget: that of its widest rows (0: no budget).
+func groupBatchRows(g table.CompactionTaskGroup, budget int64) int {
+	rows := 0
+	for _, t := range g.Tasks {
+		if n := readBatchRows(t.File, budget); n > 0 && (rows == 0 || n < rows) {
+			rows = n
+		}
+	}
+	return rows
+}
+
 // targetFileSize is size if set, else the table's
 // write.target-file-size-bytes (default 512 MiB).
 func targetFileSize(tbl *table.Table, size int64) int64 {
@@ -198,24 +242,10 @@ func identifierNames(tbl *table.Table) []string {
 }
 
 // sortedGroup rewrites a compaction group like
-// table.ExecuteCompactionGroup, with its live rows sorted by key.
-func sortedGroup(ctx context.Context, tbl *table.Table, g table.CompactionTaskGroup, key []string, target int64) (table.CompactionGroupResult, error) {
-	sc, recs, err := tbl.Scan().ReadTasks(ctx, g.Tasks)
-	if err != nil {
-		return table.CompactionGroupResult{}, err
-	}
-	var chunks []arrow.RecordBatch
-	defer func() {
-		for _, c := range chunks {
-			c.Release()
-		}
-	}()
-	for rec, err := range recs {
-		if err != nil {
-			return table.CompactionGroupResult{}, err
-		}
-		chunks = append(chunks, rec)
-	}
+// table.ExecuteCompactionGroup, with its live rows sorted by key: all of
+// them, or under a memory budget each run of rows that fits it (see
+// sortRunShare), each run written as its own files.
+func sortedGroup(ctx context.Context, tbl *table.Table, g table.CompactionTaskGroup, key []string, target, budget int64) (table.CompactionGroupResult, error) {
 	old := make([]iceberg.DataFile, len(g.Tasks))
 	for i, t := range g.Tasks {
 		old[i] = t.File
@@ -227,15 +257,60 @@ func sortedGroup(ctx context.Context, tbl *table.Table, g table.CompactionTaskGr
 		SafeDeletionVectors: table.CollectSafeDeletionVectors(g.Tasks),
 		BytesBefore:         g.TotalSizeBytes,
 	}
+	sc, recs, err := tbl.Scan(table.WithArrowBatchSize(groupBatchRows(g, budget))).ReadTasks(ctx, g.Tasks)
+	if err != nil {
+		return out, err
+	}
+	var chunks []arrow.RecordBatch
+	release := func() {
+		for _, c := range chunks {
+			c.Release()
+		}
+		chunks = chunks[:0]
+	}
+	defer release()
+	wopt := writer.Options{TargetFileSize: target, Parallel: 1, Memory: budget}
+	flush := func() error {
+		files, err := sortedRun(ctx, tbl, sc, chunks, key, wopt)
+		out.NewDataFiles = append(out.NewDataFiles, files...)
+		release()
+		return err
+	}
+	var size int64
+	for rec, err := range recs {
+		if err != nil {
+			return out, err
+		}
+		chunks = append(chunks, rec)
+		if size += reader.RecordBytes(rec); budget > 0 && size >= budget/sortRunShare {
+			if err := flush(); err != nil {
+				return out, err
+			}
+			size = 0
+		}
+	}
+	return out, flush()
+}
+
+// sortRunShare: under a memory budget, a sorted run's decoded rows take at
+// most this fraction of it. Sorting holds them about three times over (the
+// batches read, their concatenation and the sorted copy) besides the sort
+// keys and the writer.
+const sortRunShare = 8
+
+// sortedRun writes the rows of chunks (of schema sc), sorted by key, as
+// new data files.
+func sortedRun(ctx context.Context, tbl *table.Table, sc *arrow.Schema, chunks []arrow.RecordBatch, key []string, wopt writer.Options) ([]iceberg.DataFile, error) {
+	var err error
 	tab := array.NewTableFromRecords(sc, chunks)
 	defer tab.Release()
 	if tab.NumRows() == 0 {
-		return out, nil // every row was deleted
+		return nil, nil // every row was deleted
 	}
 	cols := make([]arrow.Array, sc.NumFields())
 	for i := range cols {
 		if cols[i], err = array.Concatenate(tab.Column(i).Data().Chunks(), memory.DefaultAllocator); err != nil {
-			return table.CompactionGroupResult{}, err
+			return nil, err
 		}
 		defer cols[i].Release()
 	}
@@ -244,12 +319,12 @@ func sortedGroup(ctx context.Context, tbl *table.Table, g table.CompactionTaskGr
 	idx := make([]int, len(key))
 	for i, k := range key {
 		if idx[i] = reader.ColumnIndex(sc, k); idx[i] < 0 {
-			return table.CompactionGroupResult{}, fmt.Errorf("key column %q is not in the table", k)
+			return nil, fmt.Errorf("key column %q is not in the table", k)
 		}
 	}
 	enc, err := dedupe.NewKeyEncoder(all, idx)
 	if err != nil {
-		return table.CompactionGroupResult{}, err
+		return nil, err
 	}
 	keys := make([]string, all.NumRows())
 	order := make([]int64, all.NumRows())
@@ -266,13 +341,12 @@ func sortedGroup(ctx context.Context, tbl *table.Table, g table.CompactionTaskGr
 	defer indices.Release()
 	sorted, err := compute.Take(ctx, *compute.DefaultTakeOptions(), compute.NewDatumWithoutOwning(all), compute.NewDatumWithoutOwning(indices))
 	if err != nil {
-		return table.CompactionGroupResult{}, fmt.Errorf("sorting by key: %w", err)
+		return nil, fmt.Errorf("sorting by key: %w", err)
 	}
 	defer sorted.Release()
 	rec := sorted.(*compute.RecordDatum).Value
 	one := func(yield func(arrow.RecordBatch, error) bool) { yield(rec, nil) }
-	out.NewDataFiles, err = writer.DataFiles(ctx, tbl, sc, one, writer.Options{TargetFileSize: target, Parallel: 1})
-	return out, err
+	return writer.DataFiles(ctx, tbl, sc, one, wopt)
 }
 
 // liveDeleteFiles lists the delete files of the table's current snapshot:
@@ -354,6 +428,8 @@ type CompactThresholds struct {
 	SmallFiles int
 	// TargetFileSize overrides the table's write.target-file-size-bytes.
 	TargetFileSize int64
+	// Memory is the compaction's memory budget (CompactOptions.Memory).
+	Memory int64
 }
 
 // CompactIfNeeded compacts the table when a threshold is reached, so
@@ -364,7 +440,7 @@ func CompactIfNeeded(ctx context.Context, tbl *table.Table, th CompactThresholds
 	if snap == nil || snap.Summary == nil {
 		return false, CompactResult{}, nil
 	}
-	opt := CompactOptions{TargetFileSize: th.TargetFileSize}
+	opt := CompactOptions{TargetFileSize: th.TargetFileSize, Memory: th.Memory}
 	if n, _ := strconv.Atoi(snap.Summary.Properties["total-delete-files"]); th.DeleteFiles > 0 && n >= th.DeleteFiles {
 		opt.MinInputFiles = 1 // fold every delete file in, even into a lone file
 	}

@@ -112,34 +112,43 @@ func TestCompactSortByKey(t *testing.T) {
 			if part != "" {
 				checkPartitions(t, tbl)
 			}
-			scan := tbl.Scan()
-			tasks, err := scan.PlanFiles(ctx)
+			checkSortedFiles(t, tbl)
+		})
+	}
+}
+
+// checkSortedFiles checks that every data file of tbl (key id) is sorted
+// by key, and returns how many there are.
+func checkSortedFiles(t *testing.T, tbl *table.Table) int {
+	t.Helper()
+	ctx := context.Background()
+	scan := tbl.Scan()
+	tasks, err := scan.PlanFiles(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		_, recs, err := scan.ReadTasks(ctx, []table.FileScanTask{task})
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev := ""
+		for rec, err := range recs {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, task := range tasks {
-				_, recs, err := scan.ReadTasks(ctx, []table.FileScanTask{task})
-				if err != nil {
-					t.Fatal(err)
+			id := rec.Column(rec.Schema().FieldIndices("id")[0]).(*array.Int64)
+			for i := 0; i < id.Len(); i++ {
+				k := string(dedupe.AppendInt(nil, id.Value(i)))
+				if k < prev {
+					t.Fatalf("file %s is not sorted by key at row %d (id %d)", task.File.FilePath(), i, id.Value(i))
 				}
-				prev := ""
-				for rec, err := range recs {
-					if err != nil {
-						t.Fatal(err)
-					}
-					id := rec.Column(rec.Schema().FieldIndices("id")[0]).(*array.Int64)
-					for i := 0; i < id.Len(); i++ {
-						k := string(dedupe.AppendInt(nil, id.Value(i)))
-						if k < prev {
-							t.Fatalf("file %s is not sorted by key at row %d (id %d)", task.File.FilePath(), i, id.Value(i))
-						}
-						prev = k
-					}
-					rec.Release()
-				}
+				prev = k
 			}
-		})
+			rec.Release()
+		}
 	}
+	return len(tasks)
 }
 
 func checkRows(t *testing.T, tbl *table.Table, s modelStream) {

@@ -95,6 +95,10 @@ type Options struct {
 	// table property cdcmerge.delete-strategy; an existing table keeps its
 	// own.
 	DeleteStrategy string
+	// MemoryLimit is the run's memory budget (0: none). Rewrites read
+	// their data files in record batches sized from it, and it is the
+	// writers' budget unless Writer.Memory is set (see writer.Options).
+	MemoryLimit int64
 }
 
 // DocumentOptions tune how DocumentDB/MongoDB output becomes columns.
@@ -171,6 +175,9 @@ func Table(ctx context.Context, cat icecat.Catalog, src reader.Source, tf reader
 	}
 	if opt.BatchFiles <= 0 {
 		opt.BatchFiles = DefaultBatchFiles
+	}
+	if opt.Writer.Memory == 0 {
+		opt.Writer.Memory = opt.MemoryLimit
 	}
 	tbl, err := catalog.LoadTable(ctx, cat, ident)
 	if err != nil {
@@ -538,6 +545,7 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 	if err != nil {
 		return nil, cp, fmt.Errorf("table %s: %w", b.name, err)
 	}
+	m.memory = b.opt.MemoryLimit
 	t0 = b.st.phase("plan", t0)
 	b.prog.report("write", 0, 0)
 	var added []iceberg.DataFile

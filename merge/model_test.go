@@ -28,6 +28,8 @@ type modelFile struct {
 	name string
 	load bool
 	rows [][]any // CDC rows start with the Op value
+	// rowGroup is the rows per Parquet row group (0: one row group).
+	rowGroup int
 }
 
 // modelStream is a random change stream for one table.
@@ -171,8 +173,12 @@ func (s modelStream) write(t *testing.T, root string, f modelFile) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var opts []gen.WriteOption
+	if f.rowGroup > 0 {
+		opts = append(opts, gen.WithRowGroupSize(int64(f.rowGroup)))
+	}
 	// WriteParquet closes the writer it is given.
-	if err := gen.WriteParquet(out, sc, f.rows); err != nil {
+	if err := gen.WriteParquet(out, sc, f.rows, opts...); err != nil {
 		t.Fatal(err)
 	}
 }

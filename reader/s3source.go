@@ -202,7 +202,7 @@ func (s *SharedCDC) Rows(ctx context.Context, f File, table string) (*Decoded, e
 			p.err = e
 		}
 		if p.d != nil {
-			p.size = recordBytes(p.d.Record)
+			p.size = RecordBytes(p.d.Record)
 		}
 		switch {
 		case ident == table:
@@ -294,15 +294,25 @@ type UnknownTable struct {
 	Err   *FileError
 }
 
-// recordBytes is the size of the buffers of a flat record.
-func recordBytes(rec arrow.RecordBatch) int64 {
+// RecordBytes is the size of the buffers of a record, nested columns
+// included: what it takes in memory.
+func RecordBytes(rec arrow.RecordBatch) int64 {
 	var n int64
 	for _, col := range rec.Columns() {
-		for _, b := range col.Data().Buffers() {
-			if b != nil {
-				n += int64(b.Len())
-			}
+		n += dataBytes(col.Data())
+	}
+	return n
+}
+
+func dataBytes(d arrow.ArrayData) int64 {
+	var n int64
+	for _, b := range d.Buffers() {
+		if b != nil {
+			n += int64(b.Len())
 		}
+	}
+	for _, c := range d.Children() {
+		n += dataBytes(c)
 	}
 	return n
 }

@@ -4,5 +4,9 @@
 // but never committed is an orphan: it is not referenced by the table and
 // cannot change what readers see. The files returned hold exactly the
 // rows given (checked: a short write is an error), and a partitioned
-// table's rows go to one file per partition.
+// table's rows go to one file per partition. Under a memory budget
+// (Options.Memory) a writer closes a row group at a size taken from the
+// budget and queues two record batches, and fewer files are written at
+// once (Options.Budget); the table's own properties are never changed for
+// this (WithRowGroupBytes writes through a copy).
 package writer

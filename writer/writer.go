@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"runtime"
+	"strconv"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -22,7 +23,49 @@ type Options struct {
 	// own core: the Parquet encoder, not I/O, is what limits a merge
 	// (measured at 2M rows on 2 cores: initial load 2.05 s -> 1.36 s).
 	Parallel int
+	// Memory is what the writers may hold at once (0: no bound, iceberg-go's
+	// defaults). A Parquet writer keeps the row group it is building in
+	// memory, compressed pages and dictionaries, until the row group is
+	// full (write.parquet.row-group-size-bytes, 128 MiB by default), and
+	// each writer queues up to 64 record batches: under a budget the row
+	// groups, the queue and the number of parallel writers are sized from
+	// Memory instead (see Budget).
+	Memory int64
 }
+
+// Budget returns the settings Memory implies: how many files are written
+// at once, the row group size in bytes (which also bounds what a reader of
+// the files holds per column chunk), and how many record batches each
+// writer queues. With Memory 0 it returns Parallel and zeros (the table's
+// and iceberg-go's defaults).
+func (o Options) Budget() (parallel int, rowGroupBytes int64, queued int) {
+	parallel = o.Parallel
+	if parallel == 0 {
+		parallel = min(runtime.GOMAXPROCS(0), 4)
+	}
+	if o.Memory <= 0 {
+		return parallel, 0, 0
+	}
+	// A writer building a row group of n compressed bytes holds about
+	// twice that with its encoders' buffers and dictionaries; the
+	// writers together get a quarter of the budget, the rest being
+	// the rows read, decoded and filtered on their way in. Below 8 MiB
+	// of row group per writer, writers are dropped instead: fewer
+	// cores encode, but the row groups stay worth reading.
+	share := o.Memory / 8
+	for parallel > 1 && share/int64(parallel) < minRowGroupBytes {
+		parallel--
+	}
+	rowGroupBytes = min(max(share/int64(parallel), minRowGroupBytes/4), maxRowGroupBytes)
+	return parallel, rowGroupBytes, 2
+}
+
+// Row group bounds under a memory budget: the upper one is iceberg-go's
+// default (what a table without a budget gets).
+const (
+	minRowGroupBytes = 8 << 20
+	maxRowGroupBytes = 128 << 20
+)
 
 // DataFiles writes records, which must have sc (the table's Arrow schema
 // with field IDs), as data files of tbl. It checks that the files hold
@@ -60,8 +103,17 @@ func dataFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, records 
 	if opt.TargetFileSize > 0 {
 		opts = append(opts, table.WithTargetFileSize(opt.TargetFileSize))
 	}
-	if opt.Parallel == 0 {
-		opt.Parallel = min(runtime.GOMAXPROCS(0), 4)
+	var rowGroupBytes int64
+	var queued int
+	opt.Parallel, rowGroupBytes, queued = opt.Budget()
+	if queued > 0 {
+		opts = append(opts, table.WithRecordBatchBufferSize(queued))
+	}
+	if rowGroupBytes > 0 {
+		var err error
+		if tbl, err = WithRowGroupBytes(tbl, rowGroupBytes); err != nil {
+			return nil, err
+		}
 	}
 	// A partitioned table goes through one WriteRecords: its fanout
 	// writer already spreads partitions over workers, and splitting the
@@ -132,6 +184,30 @@ func dataFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, records 
 		}
 	}
 	return out, ctx.Err()
+}
+
+// WithRowGroupBytes returns a copy of tbl whose Parquet writers close a
+// row group at n compressed bytes (write.parquet.row-group-size-bytes):
+// iceberg-go takes the row group size only from the table's properties.
+// The copy is only written through, never committed, so the table itself
+// keeps its properties. A table whose own row groups are no larger is
+// returned as it is.
+func WithRowGroupBytes(tbl *table.Table, n int64) (*table.Table, error) {
+	if own := tbl.Properties().GetInt(table.ParquetRowGroupSizeBytesKey, 0); own > 0 && int64(own) <= n {
+		return tbl, nil
+	}
+	b, err := table.MetadataBuilderFromBase(tbl.Metadata(), tbl.MetadataLocation())
+	if err != nil {
+		return nil, fmt.Errorf("writing data files: %w", err)
+	}
+	if err := b.SetProperties(iceberg.Properties{table.ParquetRowGroupSizeBytesKey: strconv.FormatInt(n, 10)}); err != nil {
+		return nil, fmt.Errorf("writing data files: %w", err)
+	}
+	meta, err := b.Build()
+	if err != nil {
+		return nil, fmt.Errorf("writing data files: %w", err)
+	}
+	return table.New(tbl.Identifier(), meta, tbl.MetadataLocation(), tbl.FS, nil), nil
 }
 
 func collect(files iter.Seq2[iceberg.DataFile, error]) ([]iceberg.DataFile, error) {

@@ -51,6 +51,7 @@ func cmdMaintain(ctx context.Context, op string, args []string, stdout, stderr i
 	if err != nil {
 		return err
 	}
+	applyMemoryLimit(cfg, log)
 	type result struct {
 		Table string `json:"table"`
 		merge.CompactResult
@@ -66,7 +67,7 @@ func cmdMaintain(ctx context.Context, op string, args []string, stdout, stderr i
 		if err == nil {
 			switch op {
 			case "compact":
-				r.CompactResult, err = merge.Compact(ctx, tbl, merge.CompactOptions{TargetFileSize: target, MinInputFiles: uint(max(minInput, 0)), SortByKey: sortByKey})
+				r.CompactResult, err = merge.Compact(ctx, tbl, merge.CompactOptions{TargetFileSize: target, MinInputFiles: uint(max(minInput, 0)), SortByKey: sortByKey, Memory: memoryLimit(cfg)})
 				r.Table = name
 			case "expire":
 				err = merge.Expire(ctx, tbl, age, retainLast)

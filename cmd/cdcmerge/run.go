@@ -119,7 +119,7 @@ func parseCommon(name string, args []string, stderr io.Writer, extra ...func(*fl
 // sixteenth of the limit, since a batch's decoded and rewritten rows take
 // many times its compressed input size.
 func applyMemoryLimit(cfg *Config, log *slog.Logger) int64 {
-	limit, _ := parseBytes(firstNonEmpty(cfg.MemoryLimit, DefaultMemoryLimit)) // checked by loadConfig
+	limit := memoryLimit(cfg)
 	if os.Getenv("GOMEMLIMIT") == "" && limit > 0 {
 		debug.SetMemoryLimit(limit)
 	}
@@ -130,6 +130,12 @@ func applyMemoryLimit(cfg *Config, log *slog.Logger) int64 {
 		return max(limit/16, 4<<20)
 	}
 	return merge.DefaultBatchBytes
+}
+
+// memoryLimit is --memory-limit in bytes (0: none).
+func memoryLimit(cfg *Config) int64 {
+	limit, _ := parseBytes(firstNonEmpty(cfg.MemoryLimit, DefaultMemoryLimit)) // checked by loadConfig
+	return max(limit, 0)
 }
 
 // startProfiles starts the CPU profile and returns what writes the profiles
@@ -501,6 +507,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 				BatchFiles:      cfg.BatchFiles,
 				Log:             log,
 				Shared:          shared,
+				MemoryLimit:     memoryLimit(cfg),
 			}
 			opt.Partition, err = merge.ParsePartition(strings.Join(j.cfg.Partition, ","))
 			if target, _ := parseBytes(cfg.TargetFileSize); target > 0 { // checked by loadConfig
@@ -761,6 +768,7 @@ func maintainAfterRun(ctx context.Context, cfg *Config, cat icecat.Catalog, iden
 	name := strings.Join(ident, ".")
 	th := merge.CompactThresholds{DeleteFiles: cfg.CompactAfter, SmallFiles: cfg.CompactSmallFiles}
 	th.TargetFileSize, _ = parseBytes(cfg.TargetFileSize) // checked by loadConfig
+	th.Memory = memoryLimit(cfg)
 	expire := cfg.ExpireOlderThan != "" || cfg.ExpireRetainLast > 0
 	if th.DeleteFiles <= 0 && th.SmallFiles <= 0 && !expire {
 		return nil, false
