@@ -478,6 +478,13 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 		}
 	}
 	applied := digestsOf(decoded)
+	if b.part != nil && b.part.rows.From > 0 {
+		// A file applied in parts is remembered by its first part only (a
+		// copy split the same way is caught there, before any of it is
+		// applied), so that one large file cannot push every other file
+		// out of the checkpoint's recent files.
+		applied = nil
+	}
 	documents := isDocuments(decoded) // their _id is checked when the documents are read
 	for _, d := range decoded {
 		b.st.Rows += d.Record.NumRows()

@@ -142,6 +142,17 @@ func TestLargeFileInParts(t *testing.T) {
 			if cp, _ = catalog.CheckpointOf(tbl); cp.CDCLast != after.name || cp.PartFile != "" || cp.CDCFiles != 2 {
 				t.Fatalf("checkpoint after the rerun: %+v", cp)
 			}
+			// The big file is remembered once (by its first part) among the
+			// recent files, however many parts it took.
+			seen := 0
+			for _, r := range cp.Recent {
+				if strings.HasSuffix(r.Path, big.name) {
+					seen++
+				}
+			}
+			if seen != 1 {
+				t.Errorf("the big file is %d times among the checkpoint's recent files %+v, want once", seen, cp.Recent)
+			}
 			var parts int
 			for _, snap := range tbl.Metadata().Snapshots() {
 				if snap.Summary != nil && snap.Summary.Properties["cdcmerge.files"] != "" {
