@@ -3,6 +3,7 @@ package merge
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -133,10 +134,17 @@ func planMergeOnRead(ctx context.Context, tbl *table.Table, key []string, res *d
 		go func() {
 			defer wg.Done()
 			var cur probeCursor
+			var buf intScanBuf
 			for c := range work {
 				path := cands[c].File.FilePath()
 				gone := deleted[path]
 				h := &out[c]
+				if len(keyIDs) == 1 && probe.sorted != nil {
+					if h.err = scanIntKeys(fs, path, keyIDs[0], probe, gone, &cur, &buf, h); !errors.Is(h.err, errNoIntScan) {
+						continue
+					}
+					h.err = nil
+				}
 				var pos int64
 				h.err = readColumnsByID(ctx, fs, path, keyIDs, mem, func(rec arrow.RecordBatch) error {
 					var err error
