@@ -10,9 +10,9 @@ import (
 	iceio "github.com/apache/iceberg-go/io"
 )
 
-// errNoIntScan: the file's key column is not one the integer key scan
-// reads (not a flat INT32/INT64 column, or it holds nulls); the caller
-// reads the file through pqarrow instead.
+// errNoIntScan: the file's column is not one scanIntColumn reads (not a
+// flat INT32/INT64 column, or it may hold nulls); the caller reads the
+// file through pqarrow instead.
 var errNoIntScan = errors.New("key column not scannable as plain integers")
 
 // intScanChunk is how many key values the integer key scan decodes at a
@@ -30,18 +30,29 @@ type intScanBuf struct {
 // key column (field id keyID) holds keys of the batch, skipping the
 // positions in gone, and adds them to h. It is the merge-on-read plan's
 // inner loop for the common DMS key (one integer column), and reads the
-// column below pqarrow: values are decoded straight into a reused buffer
-// (no Arrow arrays, no allocation per record), a row group whose min/max
-// statistics hold none of the batch's keys is skipped without being read
-// (monotonic keys, such as the ids of new rows, make the bounds tight),
-// and where the values of a chunk ascend (files written from a load or a
-// compaction) the batch's sorted keys are binary searched in the chunk
-// rather than each row looked up among the keys: with 10k keys in a 5M-row
-// table that is a few hundred searches per chunk instead of 65536 probes,
-// so what is left per row is decompressing the column. It returns
+// column with scanIntColumn: values are decoded straight into a reused
+// buffer (no Arrow arrays, no allocation per record), a row group whose
+// min/max statistics hold none of the batch's keys is skipped without being
+// read (monotonic keys, such as the ids of new rows, make the bounds
+// tight), and where the values of a chunk ascend (files written from a load
+// or a compaction) the batch's sorted keys are binary searched in the chunk
+// rather than each row looked up among the keys: with 10k keys in a
+// 5M-row table that is a few hundred searches per chunk instead of 65536
+// probes, so what is left per row is decompressing the column. It returns
 // errNoIntScan, before adding anything to h, when the column does not
 // qualify.
 func scanIntKeys(fs iceio.IO, path string, keyID int, p *keyProbe, gone []int64, cur *probeCursor, buf *intScanBuf, h *keyHits) error {
+	return scanIntColumn(fs, path, keyID, buf, p.mayHoldRange, func(vals []int64, pos0 int64) {
+		gone = p.matchInts(vals, pos0, gone, cur, h)
+	})
+}
+
+// scanIntColumn calls fn with the values of the flat INT32/INT64 column of
+// field id id of the Parquet file at path, a chunk at a time, with the
+// position of the chunk's first row, skipping the row groups whose min/max
+// statistics want (if not nil) rejects. It returns errNoIntScan, before
+// calling fn, when the column is not such a column or may hold nulls.
+func scanIntColumn(fs iceio.IO, path string, id int, buf *intScanBuf, want func(metadata.TypedStatistics) bool, fn func(vals []int64, pos0 int64)) error {
 	f, err := fs.Open(path)
 	if err != nil {
 		return err
@@ -56,7 +67,7 @@ func scanIntKeys(fs iceio.IO, path string, keyID int, p *keyProbe, gone []int64,
 	col := -1
 	for i := 0; i < sc.NumColumns(); i++ {
 		c := sc.Column(i)
-		if c.SchemaNode().FieldID() == int32(keyID) && c.MaxRepetitionLevel() == 0 {
+		if c.SchemaNode().FieldID() == int32(id) && c.MaxRepetitionLevel() == 0 {
 			col = i
 		}
 	}
@@ -68,7 +79,7 @@ func scanIntKeys(fs iceio.IO, path string, keyID int, p *keyProbe, gone []int64,
 		return errNoIntScan
 	}
 	optional := sc.Column(col).MaxDefinitionLevel() > 0
-	// A null key would shift positions against values: a column whose
+	// A null would shift positions against values: a column whose
 	// statistics do not rule nulls out is left to the pqarrow path.
 	for rg := 0; rg < pr.NumRowGroups() && optional; rg++ {
 		if st := rowGroupStats(pr, rg, col); st == nil || !st.HasNullCount() || st.NullCount() > 0 {
@@ -84,7 +95,7 @@ func scanIntKeys(fs iceio.IO, path string, keyID int, p *keyProbe, gone []int64,
 	for rg := 0; rg < pr.NumRowGroups(); rg++ {
 		rgr := pr.RowGroup(rg)
 		n := rgr.NumRows()
-		if st := rowGroupStats(pr, rg, col); st != nil && !p.mayHoldRange(st) {
+		if st := rowGroupStats(pr, rg, col); want != nil && st != nil && !want(st) {
 			pos0 += n
 			continue
 		}
@@ -97,14 +108,14 @@ func scanIntKeys(fs iceio.IO, path string, keyID int, p *keyProbe, gone []int64,
 			defs = buf.defs
 		}
 		for read := int64(0); read < n; {
-			want := min(n-read, intScanChunk)
+			size := min(n-read, intScanChunk)
 			var total int64
 			var got int
 			switch r := cr.(type) {
 			case *file.Int64ColumnChunkReader:
-				total, got, err = r.ReadBatch(want, buf.vals, defs, nil)
+				total, got, err = r.ReadBatch(size, buf.vals, defs, nil)
 			case *file.Int32ColumnChunkReader:
-				total, got, err = r.ReadBatch(want, buf.vals4, defs, nil)
+				total, got, err = r.ReadBatch(size, buf.vals4, defs, nil)
 				for i, v := range buf.vals4[:got] {
 					buf.vals[i] = int64(v)
 				}
@@ -115,9 +126,9 @@ func scanIntKeys(fs iceio.IO, path string, keyID int, p *keyProbe, gone []int64,
 				return err
 			}
 			if total == 0 || int64(got) != total {
-				return errors.New("the key column holds fewer values than its row group has rows")
+				return errors.New("the column holds fewer values than its row group has rows")
 			}
-			gone = p.matchInts(buf.vals[:got], pos0+read, gone, cur, h)
+			fn(buf.vals[:got], pos0+read)
 			read += total
 		}
 		pos0 += n

@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/apache/iceberg-go"
 	iceio "github.com/apache/iceberg-go/io"
 
 	"github.com/cdcmerge/cdcmerge/dedupe"
@@ -149,5 +150,35 @@ func writeKeyFile(t *testing.T, mem memory.Allocator, path string, typ arrow.Dat
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReferencedDataFile: a position delete file's one data file comes
+// from referenced_data_file, else from equal file_path bounds; unequal or
+// missing bounds name none (the file is then read with its file_path
+// column).
+func TestReferencedDataFile(t *testing.T) {
+	build := func(ref string, lo, hi string) iceberg.DataFile {
+		b, err := iceberg.NewDataFileBuilder(*iceberg.UnpartitionedSpec, iceberg.EntryContentPosDeletes, "d.parquet", iceberg.ParquetFile, nil, nil, nil, 1, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ref != "" {
+			b = b.ReferencedDataFile(ref)
+		}
+		if lo != "" {
+			b = b.LowerBoundValues(map[int][]byte{posDeletePathID: []byte(lo)}).UpperBoundValues(map[int][]byte{posDeletePathID: []byte(hi)})
+		}
+		return b.Build()
+	}
+	for _, c := range []struct{ ref, lo, hi, want string }{
+		{"s3://b/a.parquet", "", "", "s3://b/a.parquet"},
+		{"", "s3://b/a.parquet", "s3://b/a.parquet", "s3://b/a.parquet"},
+		{"", "s3://b/a.parquet", "s3://b/b.parquet", ""},
+		{"", "", "", ""},
+	} {
+		if got := referencedDataFile(build(c.ref, c.lo, c.hi)); got != c.want {
+			t.Errorf("ref %q bounds %q..%q: got %q, want %q", c.ref, c.lo, c.hi, got, c.want)
+		}
 	}
 }
