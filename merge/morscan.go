@@ -7,6 +7,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
+	"github.com/apache/arrow-go/v18/parquet/schema"
 	iceio "github.com/apache/iceberg-go/io"
 )
 
@@ -76,6 +77,11 @@ func scanIntColumn(fs iceio.IO, path string, id int, buf *intScanBuf, want func(
 	}
 	typ := sc.Column(col).PhysicalType()
 	if typ != parquet.Types.Int64 && typ != parquet.Types.Int32 {
+		return errNoIntScan
+	}
+	// Integers, dates, times and timestamps are keyed by their raw value
+	// (dedupe's fixed-width keys); a decimal stored as an integer is not.
+	if _, dec := sc.Column(col).LogicalType().(*schema.DecimalLogicalType); dec {
 		return errNoIntScan
 	}
 	optional := sc.Column(col).MaxDefinitionLevel() > 0
@@ -165,8 +171,23 @@ func (p *keyProbe) mayHoldRange(st metadata.TypedStatistics) bool {
 	default:
 		return true
 	}
-	i := sort.Search(len(p.sorted), func(i int) bool { return p.sorted[i] >= sortKey(lo) })
-	return i < len(p.sorted) && p.sorted[i] <= sortKey(hi)
+	_, from, to := p.inRange(lo, hi)
+	return from < to
+}
+
+// searchCost is about what a binary search in a chunk of intScanChunk
+// values costs, in steps of a merge: matchInts searches for each batch key
+// when there are fewer than len(vals)/searchCost of them in the chunk's
+// range (small batches), else it merges.
+const searchCost = 16
+
+// inRange returns the batch's sorted keys and the range [from, to) of them
+// that lie within lo..hi.
+func (p *keyProbe) inRange(lo, hi int64) (ks []uint64, from, to int) {
+	ks = p.sorted
+	from = sort.Search(len(ks), func(i int) bool { return ks[i] >= sortKey(lo) })
+	to = from + sort.Search(len(ks)-from, func(i int) bool { return ks[from+i] > sortKey(hi) })
+	return ks, from, to
 }
 
 // sortKey is an integer key as the batch's sorted keys hold it (dedupe's
@@ -208,12 +229,23 @@ func (p *keyProbe) matchInts(vals []int64, pos0 int64, gone []int64, cur *probeC
 				h.pos = append(h.pos, pos)
 			}
 		}
+	} else if ks, from, to := p.inRange(vals[0], vals[len(vals)-1]); (to-from)*searchCost > len(vals) {
+		// Dense: as many batch keys as rows, give or take; a merge of the
+		// two ascending lists costs less than a search per key.
+		j := from
+		for i, v := range vals {
+			k := sortKey(v)
+			for j < to && ks[j] < k {
+				j++
+			}
+			if j < to && ks[j] == k && !isGone(pos0+int64(i)) {
+				h.keys = append(h.keys, p.idx[j])
+				h.pos = append(h.pos, pos0+int64(i))
+			}
+		}
 	} else {
-		ks := p.sorted
-		lo, hi := sortKey(vals[0]), sortKey(vals[len(vals)-1])
-		from := sort.Search(len(ks), func(i int) bool { return ks[i] >= lo })
 		at := 0 // vals before at are smaller than the key searched
-		for j := from; j < len(ks) && ks[j] <= hi; j++ {
+		for j := from; j < to; j++ {
 			k := ks[j]
 			at += sort.Search(len(vals)-at, func(i int) bool { return sortKey(vals[at+i]) >= k })
 			for ; at < len(vals) && sortKey(vals[at]) == k; at++ {

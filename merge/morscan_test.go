@@ -25,22 +25,13 @@ import (
 // Parquet file whose key column has row groups that ascend (with repeated
 // keys), descend, are shuffled and lie outside the batch's keys (pruned by
 // statistics), across chunk boundaries, for int64 and int32, required and
-// optional columns, with deleted positions; and checks that a column
+// optional columns, sparse and dense batches, with deleted positions; and checks that a column
 // holding a null is left to the pqarrow path (errNoIntScan, no hits).
 func TestScanIntKeys(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
 	defer mem.AssertSize(t, 0)
 	rng := rand.New(rand.NewPCG(5, 6))
 	dir := t.TempDir()
-	batch := map[int64]bool{}
-	var bkeys []int64
-	for len(bkeys) < 5000 {
-		v := rng.Int64N(200001) - 100000
-		if !batch[v] {
-			batch[v] = true
-			bkeys = append(bkeys, v)
-		}
-	}
 	var vals []int64
 	for i := 0; i < 90000; i++ { // ascending, every third key twice
 		vals = append(vals, int64(i)*2-90000)
@@ -61,7 +52,18 @@ func TestScanIntKeys(t *testing.T) {
 	for p := int64(0); p < int64(len(vals)); p += 1 + rng.Int64N(40) {
 		gone = append(gone, p)
 	}
-	for _, typ := range []arrow.DataType{arrow.PrimitiveTypes.Int64, arrow.PrimitiveTypes.Int32} {
+	// 5000 batch keys are sparse in the file's chunks (binary searches),
+	// 80000 dense (a merge).
+	for i, typ := range []arrow.DataType{arrow.PrimitiveTypes.Int64, arrow.PrimitiveTypes.Int32, arrow.PrimitiveTypes.Int64, arrow.PrimitiveTypes.Int32} {
+		batch := map[int64]bool{}
+		var bkeys []int64
+		for len(bkeys) < []int{5000, 80000}[i/2] {
+			v := rng.Int64N(200001) - 100000
+			if !batch[v] {
+				batch[v] = true
+				bkeys = append(bkeys, v)
+			}
+		}
 		brec := intRecord(mem, typ, bkeys)
 		res, err := dedupe.Latest(context.Background(), []dedupe.Part{{Path: "b", Record: brec, Ops: slices.Repeat([]byte{reader.OpUpdate}, len(bkeys))}},
 			dedupe.Options{Key: []string{"k"}}, mem)
