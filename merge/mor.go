@@ -146,7 +146,7 @@ func planMergeOnRead(ctx context.Context, tbl *table.Table, key []string, res *d
 					if h.err = scanIntKeys(fs, path, keyIDs[0], probe, gone, &cur, &buf, h); !errors.Is(h.err, errNoIntScan) {
 						continue
 					}
-					h.err = nil
+					h.err, h.pos, h.keys = nil, h.pos[:0], h.keys[:0]
 				}
 				var pos int64
 				h.err = readColumnsByID(ctx, fs, path, keyIDs, mem, func(rec arrow.RecordBatch) error {
