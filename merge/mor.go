@@ -190,6 +190,11 @@ func seq(n int) []int {
 // readColumnsByID reads the columns with the given Iceberg field IDs (in
 // that order) of a Parquet data file, record by record, in file order.
 func readColumnsByID(ctx context.Context, fs iceio.IO, path string, ids []int, mem memory.Allocator, fn func(arrow.RecordBatch) error) error {
+	return withParquetFile(fs, path, func(pr *file.Reader) error { return readColumnsOf(ctx, pr, ids, mem, fn) })
+}
+
+// withParquetFile opens the Parquet file at path for fn and closes it.
+func withParquetFile(fs iceio.IO, path string, fn func(*file.Reader) error) error {
 	f, err := fs.Open(path)
 	if err != nil {
 		return err
@@ -200,6 +205,10 @@ func readColumnsByID(ctx context.Context, fs iceio.IO, path string, ids []int, m
 		return err
 	}
 	defer pr.Close()
+	return fn(pr)
+}
+
+func readColumnsOf(ctx context.Context, pr *file.Reader, ids []int, mem memory.Allocator, fn func(arrow.RecordBatch) error) error {
 	fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: 1 << 16}, mem)
 	if err != nil {
 		return err

@@ -54,16 +54,10 @@ func scanIntKeys(fs iceio.IO, path string, keyID int, p *keyProbe, gone []int64,
 // statistics want (if not nil) rejects. It returns errNoIntScan, before
 // calling fn, when the column is not such a column or may hold nulls.
 func scanIntColumn(fs iceio.IO, path string, id int, buf *intScanBuf, want func(metadata.TypedStatistics) bool, fn func(vals []int64, pos0 int64)) error {
-	f, err := fs.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	pr, err := file.NewParquetReader(f)
-	if err != nil {
-		return err
-	}
-	defer pr.Close()
+	return withParquetFile(fs, path, func(pr *file.Reader) error { return scanIntColumnOf(pr, id, buf, want, fn) })
+}
+
+func scanIntColumnOf(pr *file.Reader, id int, buf *intScanBuf, want func(metadata.TypedStatistics) bool, fn func(vals []int64, pos0 int64)) error {
 	sc := pr.MetaData().Schema
 	col := -1
 	for i := 0; i < sc.NumColumns(); i++ {
