@@ -48,7 +48,11 @@
 //   - position (default): the candidates' key columns are read (skipping
 //     rows earlier deletes removed) to find the replaced rows' positions,
 //     merging a record's ascending integer keys with the batch's sorted
-//     keys, else by a hash lookup;
+//     keys, else by a hash lookup; a single integer key column is decoded
+//     below pqarrow into a reused buffer, row groups whose statistics hold
+//     no key of the batch are skipped, and in ascending chunks the batch's
+//     keys are binary searched (morscan.go); delete files that name one
+//     data file are read by their pos column alone;
 //     format v2 writes one position delete file per data file touched,
 //     format v3 one deletion vector per data file touched, carrying every
 //     earlier deleted position of that file, and removes the vector it
