@@ -5,7 +5,8 @@
 //
 //	list files -> Pending(checkpoint) -> split into batches (bounded bytes)
 //	per batch: decode -> evolve schema -> conform -> dedupe.Latest
-//	        -> copy-on-write plan -> write data files -> commit + checkpoint
+//	        -> plan (copy-on-write or merge-on-read) -> write data and
+//	           delete files -> commit + checkpoint
 //
 // # Copy-on-write
 //
@@ -16,6 +17,41 @@
 // rewritten without those rows. The winners whose change is I or U are
 // appended. Removing the rewritten files and adding the new ones happen in
 // one snapshot, whose summary carries the checkpoint.
+//
+// # Merge-on-read
+//
+// Merge-on-read never rewrites a data file: it appends the winners and
+// records the rows they replace as deletes, by the table's delete strategy
+// (table property cdcmerge.delete-strategy):
+//   - position (default): the candidates' key columns are read (skipping
+//     rows earlier deletes removed) to find the replaced rows' positions,
+//     merging a record's ascending integer keys with the batch's sorted
+//     keys, else by a hash lookup; a single integer key column is decoded
+//     below pqarrow into a reused buffer, row groups whose statistics hold
+//     no key of the batch are skipped, and in ascending chunks the batch's
+//     keys are binary searched (morscan.go); delete files that name one
+//     data file are read by their pos column alone;
+//     format v2 writes one position delete file per data file touched,
+//     format v3 one deletion vector per data file touched, carrying every
+//     earlier deleted position of that file, and removes the vector it
+//     replaces in the same row delta (one live vector per data file);
+//   - equality: an equality delete file on the key columns holds every key
+//     of the batch; nothing is read. It removes the older rows of those
+//     keys and not the batch's own rows, which share its sequence number.
+//
+// The winners' new rows do not depend on the plan, so they are written
+// while it runs.
+//
+// Alter changes a table's mode, strategy or format version; a change that
+// the old delete files would make unsafe (leaving merge-on-read, equality
+// to position) is refused until Compact has folded them all away.
+//
+// # Tables cdcmerge creates
+//
+// Writer settings are chosen from the first batch and stored as table
+// properties (so any Iceberg writer honours them; user properties win):
+// zstd level 1, and no Parquet dictionary for columns whose sample is
+// mostly distinct.
 //
 // # Partitioned tables
 //
@@ -39,41 +75,6 @@
 // CleanOrphans drop old snapshots and unreferenced files. Every
 // maintenance commit carries the checkpoint forward, and one that races a
 // run fails or makes the run re-plan: neither loses rows.
-//
-// # Merge-on-read
-//
-// Merge-on-read never rewrites a data file: it appends the winners and
-// records the rows they replace as deletes, by the table's delete strategy
-// (table property cdcmerge.delete-strategy):
-//   - position (default): the candidates' key columns are read (skipping
-//     rows earlier deletes removed) to find the replaced rows' positions,
-//     merging a record's ascending integer keys with the batch's sorted
-//     keys, else by a hash lookup; a single integer key column is decoded
-//     below pqarrow into a reused buffer, row groups whose statistics hold
-//     no key of the batch are skipped, and in ascending chunks the batch's
-//     keys are binary searched (morscan.go); delete files that name one
-//     data file are read by their pos column alone;
-//     format v2 writes one position delete file per data file touched,
-//     format v3 one deletion vector per data file touched, carrying every
-//     earlier deleted position of that file, and removes the vector it
-//     replaces in the same row delta (one live vector per data file);
-//   - equality: an equality delete file on the key columns holds every key
-//     of the batch; nothing is read. It removes the older rows of those
-//     keys and not the batch's own rows, which share its sequence number.
-//
-// Alter changes a table's mode, strategy or format version; a change that
-// the old delete files would make unsafe (leaving merge-on-read, equality
-// to position) is refused until Compact has folded them all away.
-//
-// The winners' new rows do not depend on the plan, so they are written
-// while it runs.
-//
-// # Tables cdcmerge creates
-//
-// Writer settings are chosen from the first batch and stored as table
-// properties (so any Iceberg writer honours them; user properties win):
-// zstd level 1, and no Parquet dictionary for columns whose sample is
-// mostly distinct.
 //
 // # Invariants
 //   - After a commit, every key of K appears at most once in the table:
