@@ -36,6 +36,7 @@ var Sizes = map[string]Size{
 	"S":  {Name: "S", Rows: 100_000, Changes: 20_000, LoadFiles: 4, CDCFiles: 20},
 	"M":  {Name: "M", Rows: 1_000_000, Changes: 200_000, LoadFiles: 8, CDCFiles: 20},
 	"L":  {Name: "L", Rows: 5_000_000, Changes: 1_000_000, LoadFiles: 16, CDCFiles: 20},
+	"XL": {Name: "XL", Rows: 20_000_000, Changes: 4_000_000, LoadFiles: 64, CDCFiles: 80},
 }
 
 // SizeNames lists the sizes, smallest first.

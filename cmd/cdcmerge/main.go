@@ -23,7 +23,7 @@ Usage:
   cdcmerge expire        --warehouse DIR [--older-than 120h --retain-last 1]
   cdcmerge clean-orphans --warehouse DIR [--older-than 24h --dry-run]
   cdcmerge alter         --warehouse DIR --tables GLOB [--write-mode M] [--format-version 3] [--delete-strategy S]
-  cdcmerge bench  [--size S|M|L]   cdcmerge vs DuckDB vs the floor on generated data
+  cdcmerge bench  [--size S|M|L|XL] cdcmerge vs DuckDB vs the floor on generated data
   cdcmerge version
 
 Run "cdcmerge <command> -h" for the flags of a command.
