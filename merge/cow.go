@@ -50,7 +50,7 @@ func planCopyOnWrite(ctx context.Context, tbl *table.Table, key []string, res *d
 		return m, nil
 	}
 	scan := tbl.Scan(table.WithSelectedFields(key...))
-	tasks, err := scan.PlanFiles(ctx)
+	tasks, err := planWholeFiles(ctx, scan)
 	if err != nil {
 		return nil, fmt.Errorf("planning the scan: %w", err)
 	}

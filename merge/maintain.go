@@ -95,7 +95,11 @@ func Compact(ctx context.Context, tbl *table.Table, opt CompactOptions) (Compact
 		cfg.MinFileSizeBytes, cfg.TargetFileSizeBytes, cfg.MaxFileSizeBytes = math.MaxInt64/2, math.MaxInt64/2, math.MaxInt64
 		cfg.MinInputFiles = 1
 	}
-	plan, err := compaction.Analyze(ctx, tbl, cfg)
+	tasks, err := planWholeFiles(ctx, tbl.Scan())
+	if err != nil {
+		return res, fmt.Errorf("table %s: planning compaction: %w", name, err)
+	}
+	plan, err := cfg.PlanCompaction(tasks)
 	if err != nil {
 		return res, fmt.Errorf("table %s: planning compaction: %w", name, err)
 	}
@@ -146,7 +150,7 @@ func Compact(ctx context.Context, tbl *table.Table, opt CompactOptions) (Compact
 	tx := tbl.NewTransaction()
 	rewrite := tx.NewRewrite(props)
 	staged := map[string]struct{}{} // delete files the rewrite removes
-	// Each group holds the files of one partition (compaction.Analyze
+	// Each group holds the files of one partition (PlanCompaction
 	// groups by partition), so every output file stays in one partition.
 	for _, g := range plan.Groups {
 		group := table.CompactionTaskGroup{PartitionKey: g.PartitionKey, Tasks: g.Tasks, TotalSizeBytes: g.TotalSizeBytes}
@@ -462,7 +466,7 @@ func CompactIfNeeded(ctx context.Context, tbl *table.Table, th CompactThresholds
 
 // smallFiles counts the data files of the current snapshot below size.
 func smallFiles(ctx context.Context, tbl *table.Table, size int64) (int, error) {
-	tasks, err := tbl.Scan().PlanFiles(ctx)
+	tasks, err := planWholeFiles(ctx, tbl.Scan())
 	if err != nil {
 		return 0, fmt.Errorf("table %s: listing data files: %w", strings.Join(tbl.Identifier(), "."), err)
 	}

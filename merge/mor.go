@@ -70,7 +70,7 @@ func planMergeOnRead(ctx context.Context, tbl *table.Table, key []string, res *d
 	if tbl.CurrentSnapshot() == nil || res.Keys.Len() == 0 {
 		return m, nil
 	}
-	tasks, err := tbl.Scan(table.WithSelectedFields(key...)).PlanFiles(ctx)
+	tasks, err := planWholeFiles(ctx, tbl.Scan(table.WithSelectedFields(key...)))
 	if err != nil {
 		return nil, fmt.Errorf("planning the scan: %w", err)
 	}
