@@ -677,17 +677,15 @@ func validateRows(decoded []*reader.Decoded, key []string, tsCol string) error {
 			if i < 0 {
 				continue
 			}
-			col := d.Record.Column(i)
-			str, isStr := col.(*array.String)
-			for r := 0; r < col.Len(); r++ {
-				if col.IsNull(r) {
-					return &reader.FileError{Path: d.File.Path, Row: d.FirstRow + int64(r), Column: sc.Field(i).Name, Msg: "key column is null",
-						Hint: "every row must carry its key; check that --key names the table's primary key"}
-				}
-				if isStr && str.Value(r) == "" {
-					return &reader.FileError{Path: d.File.Path, Row: d.FirstRow + int64(r), Column: sc.Field(i).Name, Msg: "key is an empty string",
-						Hint: "an empty key cannot identify a row; check the source table and --key"}
-				}
+			err := firstBadRow(d, i, rowProblem{"key column is null", "every row must carry its key; check that --key names the table's primary key"},
+				func(v string) rowProblem {
+					if v == "" {
+						return rowProblem{"key is an empty string", "an empty key cannot identify a row; check the source table and --key"}
+					}
+					return rowProblem{}
+				})
+			if err != nil {
+				return err
 			}
 		}
 		if d.File.Kind != reader.CDC {
@@ -697,18 +695,39 @@ func validateRows(decoded []*reader.Decoded, key []string, tsCol string) error {
 		if i < 0 {
 			continue
 		}
-		col := d.Record.Column(i)
-		str, isStr := col.(*array.String)
-		for r := 0; r < col.Len(); r++ {
-			if col.IsNull(r) {
-				return &reader.FileError{Path: d.File.Path, Row: d.FirstRow + int64(r), Column: sc.Field(i).Name, Msg: "the DMS timestamp is null",
-					Hint: "changes are ordered by it; fix the file, or name the right column with --timestamp-column"}
+		const hint = "changes are ordered by it; fix the file, or name the right column with --timestamp-column"
+		err := firstBadRow(d, i, rowProblem{"the DMS timestamp is null", hint}, func(v string) rowProblem {
+			if !dmsTimestamp(v) {
+				return rowProblem{fmt.Sprintf("the DMS timestamp %q is not of the form yyyy-MM-dd HH:mm:ss[.ffffff]", v), hint}
 			}
-			if isStr && !dmsTimestamp(str.Value(r)) {
-				return &reader.FileError{Path: d.File.Path, Row: d.FirstRow + int64(r), Column: sc.Field(i).Name,
-					Msg:  fmt.Sprintf("the DMS timestamp %q is not of the form yyyy-MM-dd HH:mm:ss[.ffffff]", str.Value(r)),
-					Hint: "changes are ordered by it; fix the file, or name the right column with --timestamp-column"}
-			}
+			return rowProblem{}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rowProblem is what is wrong with a row's value (msg empty: nothing) and
+// what the user can do about it.
+type rowProblem struct{ msg, hint string }
+
+// firstBadRow reports the first row of column i of d that is null (null
+// says why that is wrong) or whose string value bad rejects.
+func firstBadRow(d *reader.Decoded, i int, null rowProblem, bad func(string) rowProblem) error {
+	col := d.Record.Column(i)
+	str, isStr := col.(*array.String)
+	for r := 0; r < col.Len(); r++ {
+		var p rowProblem
+		switch {
+		case col.IsNull(r):
+			p = null
+		case isStr:
+			p = bad(str.Value(r))
+		}
+		if p.msg != "" {
+			return &reader.FileError{Path: d.File.Path, Row: d.FirstRow + int64(r), Column: d.Record.Schema().Field(i).Name, Msg: p.msg, Hint: p.hint}
 		}
 	}
 	return nil
