@@ -8,6 +8,7 @@ import (
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 
+	"github.com/cdcmerge/cdcmerge/internal/fault"
 	"github.com/cdcmerge/cdcmerge/reader"
 )
 
@@ -62,6 +63,11 @@ func Apply(ctx context.Context, tbl *table.Table, c Commit) (*table.Table, error
 	}
 	if err != nil {
 		return nil, fmt.Errorf("table %s: preparing commit: %w", strings.Join(tbl.Identifier(), "."), err)
+	}
+	// The snapshot's manifests and manifest list are written by now; only
+	// the catalog does not know them yet.
+	if err := fault.Point(fault.AfterManifests); err != nil {
+		return nil, err
 	}
 	out, err := tx.Commit(ctx)
 	if err != nil {

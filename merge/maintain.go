@@ -19,6 +19,7 @@ import (
 
 	"github.com/cdcmerge/cdcmerge/catalog"
 	"github.com/cdcmerge/cdcmerge/dedupe"
+	"github.com/cdcmerge/cdcmerge/internal/fault"
 	"github.com/cdcmerge/cdcmerge/reader"
 	"github.com/cdcmerge/cdcmerge/writer"
 )
@@ -411,7 +412,23 @@ func Expire(ctx context.Context, tbl *table.Table, olderThan time.Duration, reta
 // keeps files of a run still in progress.
 func CleanOrphans(ctx context.Context, tbl *table.Table, olderThan time.Duration, dryRun bool) ([]string, error) {
 	name := strings.Join(tbl.Identifier(), ".")
-	res, err := tbl.DeleteOrphanFiles(ctx, table.WithFilesOlderThan(olderThan), table.WithDryRun(dryRun))
+	opts := []table.OrphanCleanupOption{table.WithFilesOlderThan(olderThan), table.WithDryRun(dryRun)}
+	if fault.Hook != nil {
+		// Tests only: a crash after each deleted file. (A delete function
+		// of our own turns iceberg-go's bulk delete off, so normal runs
+		// keep it.)
+		fs, err := tbl.FS(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("table %s: orphan files: %w", name, err)
+		}
+		opts = append(opts, table.WithDeleteFunc(func(path string) error {
+			if err := fs.Remove(path); err != nil {
+				return err
+			}
+			return fault.Point(fault.DuringCleanup)
+		}))
+	}
+	res, err := tbl.DeleteOrphanFiles(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("table %s: orphan files: %w", name, err)
 	}

@@ -908,6 +908,9 @@ func (b *batchRun) read(ctx context.Context, tbl *table.Table, files []reader.Fi
 				if out[i] != nil {
 					out[i].Digest, _ = src.Digest(files[i].Path)
 				}
+				if err := fault.Point(fault.MidRead); err != nil && errs[i] == nil {
+					errs[i] = err
+				}
 				b.prog.report("read", 1, files[i].Size)
 			}
 		}()

@@ -67,13 +67,16 @@ func TestCrash(t *testing.T) {
 		// rerunFiles is how many files the rerun applies.
 		rerunFiles string
 	}{
+		{fault.MidRead, "", 0, false, "5 files"},
 		{fault.BeforeCommit, "", 0, false, "5 files"},
 		{fault.AfterDataFiles, "", 0, false, "5 files"},
+		{fault.AfterManifests, "", 0, false, "5 files"},
 		{fault.AfterCommit, "", 0, true, "3 files"},
 		// Merge-on-read: die in the second batch, after its position delete
 		// files are written or just before its commit.
 		{fault.AfterDeleteFiles, "merge-on-read", 2, true, "3 files"},
 		{fault.BeforeCommit, "merge-on-read", 2, true, "3 files"},
+		{fault.AfterManifests, "merge-on-read", 2, true, "3 files"},
 		// The same after writing deletion vectors (v3) or equality deletes;
 		// mode then carries the extra flags.
 		{fault.AfterDeleteFiles, "merge-on-read --format-version 3", 2, true, "3 files"},
@@ -161,7 +164,7 @@ func TestCrash(t *testing.T) {
 			}
 			// A kill after writing files leaves orphans: status lists them,
 			// clean-orphans removes them, the rows stay.
-			if tc.point == fault.AfterDataFiles || tc.point == fault.AfterDeleteFiles {
+			if tc.point == fault.AfterDataFiles || tc.point == fault.AfterDeleteFiles || tc.point == fault.AfterManifests {
 				out = mustCLI(t, "status", "--source", src, "--warehouse", wh, "--orphans", "--log-level", "warn")
 				if !strings.Contains(lineOf(out, "shop.orders: "), "orphan files") {
 					t.Errorf("status --orphans after a kill at %s: %q", tc.point, out)
@@ -176,5 +179,75 @@ func TestCrash(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCrashDuringCleanup kills clean-orphans after it deleted its first
+// file: the table is untouched, status still lists the orphans left, and
+// the next clean-orphans removes them.
+func TestCrashDuringCleanup(t *testing.T) {
+	clearEnv(t)
+	bin := buildFaultBinary(t, t.TempDir())
+	root := t.TempDir()
+	src := filepath.Join(root, "dms")
+	wh := filepath.Join(root, "wh")
+	genSource(t, src, "--tables", "shop.orders")
+	args := runArgs(src, wh, "--batch-files", "2", "--write-mode", "merge-on-read")
+
+	// Orphans: a run killed after writing its second batch's files and
+	// manifests, then a run that finishes.
+	killAt(t, bin, fault.AfterManifests, 2, args...)
+	mustCLI(t, args...)
+	want := rowsOf(t, wh, "shop.orders", ordersKey)
+	orphans := func() int {
+		out := mustCLI(t, "status", "--source", src, "--warehouse", wh, "--orphans", "--log-level", "warn")
+		l := lineOf(out, "shop.orders: ")
+		i := strings.Index(l, " orphan files")
+		if i < 0 {
+			return 0
+		}
+		f := strings.Fields(l[:i])
+		n, err := strconv.Atoi(f[len(f)-1])
+		if err != nil {
+			t.Fatalf("status line %q: %v", l, err)
+		}
+		return n
+	}
+	before := orphans()
+	if before < 3 {
+		t.Fatalf("the killed run left %d orphan files, want at least 3 (data, delete, manifest files)", before)
+	}
+
+	killAt(t, bin, fault.DuringCleanup, 1, "clean-orphans", "--warehouse", wh, "--older-than", "0s")
+	if after := orphans(); after != before-1 {
+		t.Fatalf("after clean-orphans was killed following its first delete: %d orphans, want %d", after, before-1)
+	}
+	if d := testutil.Diff(want, rowsOf(t, wh, "shop.orders", ordersKey), 10); d != "" {
+		t.Fatalf("a killed clean-orphans changed the table:\n%s", d)
+	}
+	mustCLI(t, "clean-orphans", "--warehouse", wh, "--older-than", "0s")
+	if after := orphans(); after != 0 {
+		t.Fatalf("%d orphans left after clean-orphans ran again", after)
+	}
+	if d := testutil.Diff(want, rowsOf(t, wh, "shop.orders", ordersKey), 10); d != "" {
+		t.Fatalf("clean-orphans changed the table:\n%s", d)
+	}
+}
+
+// killAt runs bin with args, expecting it to die by SIGKILL at point the
+// at-th time it is reached.
+func killAt(t *testing.T, bin, point string, at int, args ...string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "CDCMERGE_FAULT="+point, "CDCMERGE_FAULT_AT="+strconv.Itoa(at))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		t.Fatalf("CDCMERGE_FAULT=%s: the process was not killed (err %v)\nstderr:\n%s", point, err, stderr.String())
+	}
+	if ws, ok := ee.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("CDCMERGE_FAULT=%s: want death by SIGKILL, got %v\nstderr:\n%s", point, ee, stderr.String())
 	}
 }

@@ -34,8 +34,8 @@ const (
 
 // soakFaultPoints are the points a soak run may die at.
 var soakFaultPoints = []string{
-	fault.AfterList, fault.AfterRead, fault.AfterDataFiles, fault.AfterDeleteFiles,
-	fault.BeforeCommit, fault.Commit, fault.AfterCommit, fault.AfterCommitReply,
+	fault.AfterList, fault.MidRead, fault.AfterRead, fault.AfterDataFiles, fault.AfterDeleteFiles,
+	fault.BeforeCommit, fault.Commit, fault.AfterManifests, fault.AfterCommit, fault.AfterCommitReply,
 	fault.AfterSchemaCommit,
 }
 

@@ -8,14 +8,18 @@ package fault
 // Points, in the order a batch passes them.
 const (
 	AfterList         = "after-list"
+	MidRead           = "mid-read" // after each file of a batch is read, before the rest
 	AfterRead         = "after-read"
 	AfterDataFiles    = "after-data-files"
 	AfterDeleteFiles  = "after-delete-files"
 	BeforeCommit      = "before-commit"
-	Commit            = "commit" // the catalog commit call itself fails
+	Commit            = "commit"          // the catalog commit call itself fails
+	AfterManifests    = "after-manifests" // manifests and manifest list written, catalog not yet called
 	AfterCommit       = "after-commit"
 	AfterCommitReply  = "after-commit-reply"
 	AfterSchemaCommit = "after-schema-commit"
+	// DuringCleanup is reached after each file clean-orphans deletes.
+	DuringCleanup = "during-cleanup"
 )
 
 // Hook, when set, is called at every point; an error it returns is
