@@ -308,3 +308,40 @@ func TestLargeCSVFileChanged(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeCSVFileCopyRefused: a copy of a CSV file applied in parts,
+// delivered later under another name, is recognised by its first part (the
+// digest of its records and its size) and refused before any of it is
+// applied; the same file read whole is recognised by its content digest.
+func TestLargeCSVFileCopyRefused(t *testing.T) {
+	ctx := context.Background()
+	s, _, big, _ := csvStream(t, 7, true)
+	s.files = []modelFile{big}
+	for _, budget := range []int64{0, 1 << 30} {
+		root := t.TempDir()
+		src := reader.DirSource{Root: filepath.Join(root, "dms")}
+		size := s.writeCSV(t, src.Root, big, true)
+		if budget == 0 {
+			budget = size / 5
+		}
+		cat := openCatalog(t, filepath.Join(root, "wh"))
+		ident := []string{s.schema, s.table}
+		opt := merge.Options{Key: s.key, BatchBytes: budget, CSVSchema: s.cols}
+		st, err := merge.Table(ctx, cat, src, tableFiles(t, src, s.schema+"."+s.table), ident, opt)
+		if err != nil || (budget < size) != (st.Commits > 1) {
+			t.Fatalf("budget %d of %d bytes: %+v, %v", budget, size, st, err)
+		}
+		tbl := s.check(t, cat, 1, "the big file")
+		before := tbl.CurrentSnapshot().SnapshotID
+		cp := big
+		cp.name = "20260510-110000000.csv.gz"
+		s.writeCSV(t, src.Root, cp, true)
+		_, err = merge.Table(ctx, cat, src, tableFiles(t, src, s.schema+"."+s.table), ident, opt)
+		if err == nil || !strings.Contains(err.Error(), "same content as") || !strings.Contains(err.Error(), big.name) || !strings.Contains(err.Error(), cp.name) {
+			t.Fatalf("budget %d: the copy: %v, want it refused naming both files", budget, err)
+		}
+		if tbl, _ = cat.LoadTable(ctx, ident); tbl.CurrentSnapshot().SnapshotID != before {
+			t.Fatalf("budget %d: the copy changed the table", budget)
+		}
+	}
+}
