@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	icecat "github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/table"
 
 	"github.com/cdcmerge/cdcmerge/catalog"
 	"github.com/cdcmerge/cdcmerge/gen"
@@ -24,23 +24,12 @@ import (
 // .csv.gz) and returns the size of its records, decompressed.
 func (s modelStream) writeCSV(t *testing.T, root string, f modelFile, gzip bool) int64 {
 	t.Helper()
-	dir := filepath.Join(root, s.schema, s.table)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	sc := s.cols
-	if !f.load {
-		sc = gen.CDCSchema(s.cols)
-	}
+	out, sc := s.create(t, root, f)
+	defer out.Close()
 	var plain strings.Builder
 	if err := gen.WriteCSV(&plain, sc, f.rows, gen.CSVOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	out, err := os.Create(filepath.Join(dir, f.name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
 	if err := gen.WriteCSV(out, sc, f.rows, gen.CSVOptions{Gzip: gzip}); err != nil {
 		t.Fatal(err)
 	}
@@ -76,6 +65,20 @@ func csvStream(t *testing.T, seed int64, gzip bool) (s modelStream, loads []mode
 	}
 	s.files = append(append(append([]modelFile(nil), loads...), big), after)
 	return s, loads, big, after
+}
+
+// loadCheckpoint loads the table and its checkpoint.
+func loadCheckpoint(t *testing.T, cat icecat.Catalog, ident []string) (*table.Table, reader.Checkpoint) {
+	t.Helper()
+	tbl, err := cat.LoadTable(context.Background(), ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := catalog.CheckpointOf(tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tbl, cp
 }
 
 // checkPrefix compares the table with the replay of the LOAD files and the
@@ -116,27 +119,11 @@ func TestLargeCSVFileInParts(t *testing.T) {
 				loadCommits := min(len(loads), 1) // the LOAD files fit in one batch
 
 				// Run 1 dies after the third commit of the big file.
-				commits := 0
-				errDie := errors.New("killed")
-				withHook(t, func(p string) error {
-					if p == fault.AfterCommit {
-						if commits++; commits == loadCommits+3 {
-							return errDie
-						}
-					}
-					return nil
-				})
+				errDie := killAt(t, fault.AfterCommit, loadCommits+3)
 				if _, err := merge.Table(ctx, cat, src, tableFiles(t, src, ident1), ident, opt); !errors.Is(err, errDie) {
 					t.Fatalf("run 1: %v, want it to die after commit %d", err, loadCommits+3)
 				}
-				tbl, err := cat.LoadTable(ctx, ident)
-				if err != nil {
-					t.Fatal(err)
-				}
-				cp1, err := catalog.CheckpointOf(tbl)
-				if err != nil {
-					t.Fatal(err)
-				}
+				_, cp1 := loadCheckpoint(t, cat, ident)
 				if cp1.PartFile != big.name || cp1.PartRecords < 3 || cp1.PartRowGroups != 0 || cp1.CDCLast != "" {
 					t.Fatalf("checkpoint after dying inside the big file: %+v, want part of %s applied", cp1, big.name)
 				}
@@ -144,21 +131,12 @@ func TestLargeCSVFileInParts(t *testing.T) {
 
 				// Run 2 commits one more part, reads the next and dies
 				// before committing it.
-				commits = 0
-				withHook(t, func(p string) error {
-					if p == fault.BeforeCommit {
-						if commits++; commits == 2 {
-							return errDie
-						}
-					}
-					return nil
-				})
+				errDie = killAt(t, fault.BeforeCommit, 2)
 				if _, err := merge.Table(ctx, cat, src, tableFiles(t, src, ident1), ident, opt); !errors.Is(err, errDie) {
 					t.Fatalf("run 2: %v, want it to die before its second commit", err)
 				}
 				fault.Hook = nil
-				tbl, _ = cat.LoadTable(ctx, ident)
-				cp2, _ := catalog.CheckpointOf(tbl)
+				_, cp2 := loadCheckpoint(t, cat, ident)
 				if cp2.PartFile != big.name || cp2.PartRecords <= cp1.PartRecords {
 					t.Fatalf("checkpoint after run 2: %+v, want past %d records of %s", cp2, cp1.PartRecords, big.name)
 				}
@@ -174,22 +152,12 @@ func TestLargeCSVFileInParts(t *testing.T) {
 				if want := int64(len(big.rows)) - cp2.PartRecords + int64(len(after.rows)); st.Rows != want || st.Files != 2 || st.Commits != 2 {
 					t.Errorf("run 3: %+v, want the %d records left of the big file and the new file (%d rows in all) in 2 commits", st, int64(len(big.rows))-cp2.PartRecords, want)
 				}
-				tbl = s.check(t, cat, len(s.files), "after run 3")
-				cp, _ := catalog.CheckpointOf(tbl)
+				s.check(t, cat, len(s.files), "after run 3")
+				tbl, cp := loadCheckpoint(t, cat, ident)
 				if cp.CDCLast != after.name || cp.PartFile != "" || cp.PartRecords != 0 || cp.CDCFiles != 2 {
 					t.Fatalf("checkpoint after run 3: %+v", cp)
 				}
-				// The big file is remembered once (by its first part) among
-				// the recent files, however many parts it took.
-				seen := 0
-				for _, r := range cp.Recent {
-					if strings.HasSuffix(r.Path, big.name) {
-						seen++
-					}
-				}
-				if seen != 1 {
-					t.Errorf("the big file is %d times among the checkpoint's recent files %+v, want once", seen, cp.Recent)
-				}
+				rememberedOnce(t, cp, big.name)
 				// Every part of the big file is a commit whose checkpoint
 				// moves further into it: at least five parts in all.
 				var parts int
@@ -277,19 +245,12 @@ func TestLargeCSVFileChanged(t *testing.T) {
 	cat := openCatalog(t, filepath.Join(root, "wh"))
 	ident := []string{s.schema, s.table}
 	opt := merge.Options{Key: s.key, BatchBytes: size / 4, CSVSchema: s.cols}
-	errDie := errors.New("killed")
-	withHook(t, func(p string) error {
-		if p == fault.AfterCommit {
-			return errDie
-		}
-		return nil
-	})
+	errDie := killAt(t, fault.AfterCommit, 1)
 	if _, err := merge.Table(ctx, cat, src, tableFiles(t, src, s.schema+"."+s.table), ident, opt); !errors.Is(err, errDie) {
 		t.Fatalf("run 1: %v", err)
 	}
 	fault.Hook = nil
-	tbl, _ := cat.LoadTable(ctx, ident)
-	cp, _ := catalog.CheckpointOf(tbl)
+	tbl, cp := loadCheckpoint(t, cat, ident)
 	if cp.PartRecords == 0 {
 		t.Fatalf("checkpoint %+v, want inside the file", cp)
 	}

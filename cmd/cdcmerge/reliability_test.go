@@ -1199,15 +1199,8 @@ func TestReliabilityOneFileLargerThanMemory(t *testing.T) {
 	root := t.TempDir()
 	src := filepath.Join(root, "dms")
 	write := func(name string, sc *arrow.Schema, rows []gen.Row, cdc bool) int64 {
-		vals := make([][]any, len(rows))
-		for i, r := range rows {
-			vals[i] = r.Values
-			if cdc {
-				vals[i] = append([]any{r.Op}, r.Values...)
-			}
-		}
 		var buf bytes.Buffer
-		if err := gen.WriteParquet(&buf, sc, vals, gen.WithRowGroupSize(10_000)); err != nil {
+		if err := gen.WriteParquet(&buf, sc, rowValues(rows, cdc), gen.WithRowGroupSize(10_000)); err != nil {
 			t.Fatal(err)
 		}
 		writeFile(t, src, "shop/orders/"+name, buf.Bytes())
@@ -1225,6 +1218,19 @@ func TestReliabilityOneFileLargerThanMemory(t *testing.T) {
 	}
 
 	runInParts(t, src, root, model, "20260510-100000000.parquet", 7)
+}
+
+// rowValues is the values of rows, as a file holds them: the Op first in
+// CDC files.
+func rowValues(rows []gen.Row, cdc bool) [][]any {
+	vals := make([][]any, len(rows))
+	for i, r := range rows {
+		vals[i] = r.Values
+		if cdc {
+			vals[i] = append([]any{r.Op}, r.Values...)
+		}
+	}
+	return vals
 }
 
 // runInParts runs shop.orders from src (a LOAD file and one CDC file,
@@ -1267,13 +1273,7 @@ func TestReliabilityOneCSVFileLargerThanMemory(t *testing.T) {
 	src := filepath.Join(root, "dms")
 	const batchBytes = 4 << 20 // 64 MiB / 16
 	write := func(name string, sc *arrow.Schema, rows []gen.Row, cdc bool, gzip bool) (size, text int) {
-		vals := make([][]any, len(rows))
-		for i, r := range rows {
-			vals[i] = r.Values
-			if cdc {
-				vals[i] = append([]any{r.Op}, r.Values...)
-			}
-		}
+		vals := rowValues(rows, cdc)
 		var plain, buf bytes.Buffer
 		if err := gen.WriteCSV(&plain, sc, vals, gen.CSVOptions{}); err != nil {
 			t.Fatal(err)
