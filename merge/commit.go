@@ -107,8 +107,8 @@ func covers(have, want reader.Checkpoint) bool {
 	}
 	if have.LoadNumber == want.LoadNumber && have.CDCLast == want.CDCLast && want.PartFile != "" {
 		// Both before the same file: have covers want if it applied as
-		// many of that file's row groups.
-		return have.PartFile == want.PartFile && have.PartRowGroups >= want.PartRowGroups
+		// many of that file's row groups (Parquet) or records (CSV).
+		return have.PartFile == want.PartFile && have.PartRowGroups >= want.PartRowGroups && have.PartRecords >= want.PartRecords
 	}
 	return have.CDCLast >= want.CDCLast
 }

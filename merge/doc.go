@@ -91,8 +91,18 @@
 //   - A batch that is one Parquet file larger than the batch budget is
 //     applied in parts of whole row groups, one commit each; rows of a
 //     file are in commit order, so applying its parts in order equals
-//     applying it whole. A run that stops between parts resumes at the
-//     next row group, the file alone in its batch.
+//     applying it whole (a later part's change to a key wins, as a later
+//     row, ties on the DMS timestamp included, wins within one part). A
+//     run that stops between parts resumes at the next row group, the
+//     file alone in its batch.
+//   - A batch that is one CSV file is read in parts of consecutive
+//     records within the batch budget, counted in decompressed bytes (a
+//     gzip file's size says little about its records; a file that fits is
+//     one part), found while the file is read once (reader.CSVParts), one
+//     commit each; the checkpoint's PartRecords says how many records are
+//     in, and a resumed run skips exactly those (a file that no longer
+//     has more is refused as changed). Shared CDC files of an S3 source
+//     are read whole.
 //   - No file's changes are applied twice under two names: the files of a
 //     batch are read through a reader.DigestSource, and a file with rows
 //     whose digest equals that of an earlier file of the batch or of one
@@ -105,6 +115,7 @@
 //     writers are sized from it (writer.Options.Memory), compaction reads
 //     with one worker, and SortByKey sorts runs of rows that fit the
 //     budget (sortRunShare). What is not bounded: the batch itself (one
-//     row group at least) and the position deletes iceberg-go loads for a
-//     compaction.
+//     row group, or one CSV record, at least; several gzip CSV files are
+//     batched by their compressed size) and the position deletes
+//     iceberg-go loads for a compaction.
 package merge

@@ -251,61 +251,164 @@ func applyPending(ctx context.Context, tbl *table.Table, runID string, b batchRu
 	b.runID = runID
 	b.st.PendingFiles = len(pending)
 	batches := Batches(pending, b.opt.BatchBytes, b.opt.BatchFiles)
-	if len(pending) > 0 && cp.AppliedRowGroups(pending[0]) > 0 && len(batches[0]) > 1 {
+	if len(pending) > 0 && (cp.AppliedRowGroups(pending[0]) > 0 || cp.AppliedRecords(pending[0]) > 0) && len(batches[0]) > 1 {
 		// The file an interrupted run was applying in parts goes on alone,
-		// from its next row group, whatever the batch settings are now.
+		// from its next row group or record, whatever the batch settings
+		// are now.
 		batches = append([][]reader.File{pending[:1]}, Batches(pending[1:], b.opt.BatchBytes, b.opt.BatchFiles)...)
 	}
 	for _, batch := range batches {
-		if err := ctx.Err(); err != nil {
+		var stopped bool
+		tbl, cp, stopped, err = b.applyBatch(ctx, tbl, cp, batch, horizon)
+		if err != nil || stopped {
 			return err
-		}
-		if !b.opt.StopAfter.IsZero() && time.Now().After(b.opt.StopAfter) {
-			b.st.Stopped = true
-			return nil
-		}
-		parts, err := b.parts(ctx, batch, cp)
-		if err != nil {
-			return err
-		}
-		for i, part := range parts {
-			if i > 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				if !b.opt.StopAfter.IsZero() && time.Now().After(b.opt.StopAfter) {
-					b.st.Stopped = true
-					return nil
-				}
-			}
-			b.part = part
-			tbl, cp, err = b.apply(ctx, tbl, cp, batch, horizon)
-			b.part = nil
-			if err != nil {
-				return err
-			}
-			b.prog.report("commit", 0, 0)
-			b.st.Checkpoint = cp
 		}
 		b.st.PendingFiles -= len(batch)
 	}
 	return nil
 }
 
-// filePart is the part of a file too large for one batch that one commit
-// applies: some of its row groups.
-type filePart struct {
-	rows reader.RowGroups
-	last bool // the file's last part: its commit moves the checkpoint past the file
+// applyBatch applies one batch, in parts when it is one file larger than
+// the batch budget, one commit per part. stopped says StopAfter ended it
+// before its first or between two of its parts.
+func (b *batchRun) applyBatch(ctx context.Context, tbl *table.Table, cp reader.Checkpoint, batch []reader.File, horizon reader.Horizon) (_ *table.Table, _ reader.Checkpoint, stopped bool, err error) {
+	parts, err := b.parts(ctx, tbl, batch, cp)
+	if err != nil {
+		return tbl, cp, false, err
+	}
+	defer func() {
+		for _, p := range parts {
+			if p != nil && p.csv != nil {
+				p.csv.Close()
+			}
+		}
+	}()
+	for i := 0; i < len(parts); i++ {
+		if err := ctx.Err(); err != nil {
+			return tbl, cp, false, err
+		}
+		if !b.opt.StopAfter.IsZero() && time.Now().After(b.opt.StopAfter) {
+			b.st.Stopped = true
+			return tbl, cp, true, nil
+		}
+		part := parts[i]
+		b.part = part
+		tbl, cp, err = b.apply(ctx, tbl, cp, batch, horizon)
+		b.part = nil
+		if err != nil {
+			return tbl, cp, false, err
+		}
+		b.prog.report("commit", 0, 0)
+		b.st.Checkpoint = cp
+		if part != nil && part.csv != nil && cp.AppliedRecords(batch[0]) > 0 {
+			// The CSV file is still in progress (its last part moves the
+			// checkpoint past it, and so does quarantining it): its next
+			// part is read on from the same stream.
+			parts = append(parts, part)
+		}
+	}
+	return tbl, cp, false, nil
 }
 
-// parts splits a batch that is one Parquet file larger than the batch
-// budget into parts of whole row groups within the budget (starting after
-// the row groups an interrupted run applied already), so that memory is
-// bounded by the budget rather than by the file. Any other batch is one
-// part, nil: whole files. Only such a file's footer is read here.
-func (b *batchRun) parts(ctx context.Context, batch []reader.File, cp reader.Checkpoint) ([]*filePart, error) {
+// filePart is the part of a file too large for one batch that one commit
+// applies: some of its row groups (Parquet) or records (CSV).
+type filePart struct {
+	rows reader.RowGroups
+	// csv is the open CSV file, whose parts are found while it is read:
+	// each part decodes the records after the previous one's.
+	csv *reader.CSVParts
+	// digests gives the digest of a CSV file read whole in one part.
+	digests *reader.DigestSource
+	// from and records are how many records of the CSV file are applied
+	// before and after this part (set when the part is read).
+	from, records int64
+	last          bool // the file's last part: its commit moves the checkpoint past the file
+}
+
+// checkpoint is cp once the part is applied, when it is not the file's
+// last: how far into file f the table is.
+func (p *filePart) checkpoint(cp reader.Checkpoint, f reader.File) reader.Checkpoint {
+	if p.csv != nil {
+		return cp.InPartRecords(f, p.records)
+	}
+	return cp.InPart(f, p.rows.To)
+}
+
+// first reports whether the part starts at the file's first row.
+func (p *filePart) first() bool {
+	if p.csv != nil {
+		return p.from == 0
+	}
+	return p.rows.From == 0
+}
+
+// readCSV reads the CSV file's next part: the records that follow the
+// previous part, within budget bytes of the file.
+func (p *filePart) readCSV(ctx context.Context, budget int64) (*reader.Decoded, error) {
+	d, err := p.csv.Next(ctx, budget)
+	if err != nil {
+		return nil, err
+	}
+	p.from, p.records, p.last = d.FirstRow, d.FirstRow+d.Record.NumRows(), p.csv.Done()
+	if d.Digest == "" && p.from == 0 {
+		// Read whole in one part: the file's digest, as for any file
+		// (a first part that is not the whole file has a digest of its
+		// records, and later parts none: see reader.CSVParts.Next).
+		d.Digest, _ = p.digests.Digest(d.File.Path)
+	}
+	return d, nil
+}
+
+// csvPart opens the one CSV file of a batch to be read in parts of
+// records within the batch budget, after the records an interrupted run
+// applied already. Any CSV file alone in its batch is read so (one that
+// fits is one part): the size of a gzip file says little about its
+// records. A file that cannot be opened is read whole, which reports the
+// problem (or quarantines the file).
+func (b *batchRun) csvPart(ctx context.Context, tbl *table.Table, f reader.File, cp reader.Checkpoint) ([]*filePart, error) {
+	done := cp.AppliedRecords(f)
+	schema, err := b.csvSchema(tbl)
+	if err != nil && done == 0 {
+		return []*filePart{nil}, nil
+	}
+	digests := reader.NewDigestSource(b.src)
+	var p *reader.CSVParts
+	var skipped int64
+	if err == nil {
+		p, err = reader.OpenCSVParts(ctx, digests, f, schema, f.Kind == reader.CDC, b.opt.CSV, b.opt.Mem)
+	}
+	if err == nil && done > 0 {
+		skipped, err = p.Skip(ctx, done)
+	}
+	if done > 0 && (err != nil || skipped < done || p.Done()) {
+		if p != nil {
+			p.Close()
+		}
+		// Reading it whole would apply its first records twice.
+		msg := fmt.Sprintf("the checkpoint says %d of its records are applied, but the file now has %d; it changed while it was being applied", done, skipped)
+		if err != nil {
+			msg = fmt.Sprintf("the checkpoint says %d of its records are applied, but they cannot be read again (%v); it changed while it was being applied", done, err)
+		}
+		return nil, fmt.Errorf("table %s: %w", b.name, &reader.FileError{Path: f.Path, Row: -1, Msg: msg,
+			Hint: "DMS never rewrites a file: restore the original"})
+	}
+	if err != nil {
+		return []*filePart{nil}, nil
+	}
+	return []*filePart{{csv: p, digests: digests}}, nil
+}
+
+// parts splits a batch that is one file larger than the batch budget into
+// parts within the budget (starting after the row groups or records an
+// interrupted run applied already), so that memory is bounded by the
+// budget rather than by the file. Any other batch is one part, nil: whole
+// files. Only a Parquet file's footer is read here; a CSV file is opened
+// and its parts found while it is read (see csvPart).
+func (b *batchRun) parts(ctx context.Context, tbl *table.Table, batch []reader.File, cp reader.Checkpoint) ([]*filePart, error) {
 	whole := []*filePart{nil}
+	if len(batch) == 1 && batch[0].Format == reader.CSV {
+		return b.csvPart(ctx, tbl, batch[0], cp)
+	}
 	if len(batch) != 1 || batch[0].Format != reader.Parquet {
 		return whole, nil
 	}
@@ -478,7 +581,7 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 		}
 	}
 	applied := digestsOf(decoded)
-	if b.part != nil && b.part.rows.From > 0 {
+	if b.part != nil && !b.part.first() {
 		// A file applied in parts is remembered by its first part only (a
 		// copy split the same way is caught there, before any of it is
 		// applied), so that one large file cannot push every other file
@@ -594,7 +697,7 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 	inserted, updated, deleted := counts(res, m)
 	next := cp.After(files, horizon).Remember(applied)
 	if b.part != nil && !b.part.last {
-		next = cp.InPart(files[0], b.part.rows.To).Remember(applied)
+		next = b.part.checkpoint(cp, files[0]).Remember(applied)
 	}
 	if err := fault.Point(fault.BeforeCommit); err != nil {
 		return nil, cp, err
@@ -896,6 +999,8 @@ func (b *batchRun) read(ctx context.Context, tbl *table.Table, files []reader.Fi
 					// through src: no digest (one file's rows for many
 					// tables), so no duplicate-delivery check either.
 					out[i], errs[i] = b.opt.Shared.Rows(ctx, f, b.source)
+				case f.Format == reader.CSV && b.part != nil:
+					out[i], errs[i] = b.part.readCSV(ctx, b.opt.BatchBytes)
 				case f.Format == reader.CSV:
 					out[i], errs[i] = reader.ReadCSV(ctx, src, f, csvSchema, f.Kind == reader.CDC, b.opt.CSV, b.opt.Mem)
 				default:
@@ -905,7 +1010,7 @@ func (b *batchRun) read(ctx context.Context, tbl *table.Table, files []reader.Fi
 					}
 					out[i], errs[i] = reader.ReadRowGroups(ctx, src, f, rows, b.opt.Mem)
 				}
-				if out[i] != nil {
+				if out[i] != nil && out[i].Digest == "" {
 					out[i].Digest, _ = src.Digest(files[i].Path)
 				}
 				if err := fault.Point(fault.MidRead); err != nil && errs[i] == nil {

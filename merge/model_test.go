@@ -158,8 +158,9 @@ func newStream(r *rand.Rand, composite bool) modelStream {
 	return s
 }
 
-// write puts file f of s into the source folder.
-func (s modelStream) write(t *testing.T, root string, f modelFile) {
+// create creates file f of s in the source folder and returns it with
+// its columns (the Op column first in CDC files).
+func (s modelStream) create(t *testing.T, root string, f modelFile) (*os.File, *arrow.Schema) {
 	t.Helper()
 	dir := filepath.Join(root, s.schema, s.table)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -173,6 +174,13 @@ func (s modelStream) write(t *testing.T, root string, f modelFile) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return out, sc
+}
+
+// write puts file f of s into the source folder.
+func (s modelStream) write(t *testing.T, root string, f modelFile) {
+	t.Helper()
+	out, sc := s.create(t, root, f)
 	var opts []gen.WriteOption
 	if f.rowGroup > 0 {
 		opts = append(opts, gen.WithRowGroupSize(int64(f.rowGroup)))

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cdcmerge/cdcmerge/catalog"
 	"github.com/cdcmerge/cdcmerge/gen"
 	"github.com/cdcmerge/cdcmerge/internal/fault"
 	"github.com/cdcmerge/cdcmerge/internal/testutil"
@@ -80,33 +79,18 @@ func TestLargeFileInParts(t *testing.T) {
 			// Two row groups per batch; die after the second commit
 			// of the big file (the first commit is the full load when there
 			// is one).
-			commits, dieAt := 0, 2
+			dieAt := 2
 			if len(loads) > 0 {
 				dieAt = 3
 			}
-			errDie := errors.New("killed")
-			withHook(t, func(p string) error {
-				if p == fault.AfterCommit {
-					if commits++; commits == dieAt {
-						return errDie
-					}
-				}
-				return nil
-			})
+			errDie := killAt(t, fault.AfterCommit, dieAt)
 			opt := merge.Options{Key: s.key, WriteMode: mode, BatchBytes: 2 * sizes[0]}
 			_, err = merge.Table(ctx, cat, src, tableFiles(t, src, ident1), ident, opt)
 			if !errors.Is(err, errDie) {
 				t.Fatalf("first run: %v, want it to die after commit %d", err, dieAt)
 			}
 			fault.Hook = nil
-			tbl, err := cat.LoadTable(ctx, ident)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cp, err := catalog.CheckpointOf(tbl)
-			if err != nil {
-				t.Fatal(err)
-			}
+			tbl, cp := loadCheckpoint(t, cat, ident)
 			if cp.PartFile != big.name || cp.PartRowGroups < 2 || cp.CDCLast != "" {
 				t.Fatalf("checkpoint after dying inside the big file: %+v, want part of %s applied", cp, big.name)
 			}
@@ -131,7 +115,7 @@ func TestLargeFileInParts(t *testing.T) {
 			if st.Files != 2 || st.Commits != 2 {
 				t.Errorf("rerun: %+v, want the rest of the big file and the new file in 2 commits", st)
 			}
-			tbl, _ = cat.LoadTable(ctx, ident)
+			tbl, cp = loadCheckpoint(t, cat, ident)
 			got, err = testutil.ReadTable(ctx, tbl, s.key)
 			if err != nil {
 				t.Fatal(err)
@@ -139,20 +123,10 @@ func TestLargeFileInParts(t *testing.T) {
 			if d := testutil.Diff(s.replay(len(s.files)), got, 10); d != "" {
 				t.Fatalf("after the rerun:\n%s", d)
 			}
-			if cp, _ = catalog.CheckpointOf(tbl); cp.CDCLast != after.name || cp.PartFile != "" || cp.CDCFiles != 2 {
+			if cp.CDCLast != after.name || cp.PartFile != "" || cp.CDCFiles != 2 {
 				t.Fatalf("checkpoint after the rerun: %+v", cp)
 			}
-			// The big file is remembered once (by its first part) among the
-			// recent files, however many parts it took.
-			seen := 0
-			for _, r := range cp.Recent {
-				if strings.HasSuffix(r.Path, big.name) {
-					seen++
-				}
-			}
-			if seen != 1 {
-				t.Errorf("the big file is %d times among the checkpoint's recent files %+v, want once", seen, cp.Recent)
-			}
+			rememberedOnce(t, cp, big.name)
 			var parts int
 			for _, snap := range tbl.Metadata().Snapshots() {
 				if snap.Summary != nil && snap.Summary.Properties["cdcmerge.files"] != "" {
@@ -163,6 +137,38 @@ func TestLargeFileInParts(t *testing.T) {
 				t.Errorf("%d merge snapshots, want at least %d (the big file in parts)", parts, want)
 			}
 		})
+	}
+}
+
+// killAt makes the n-th time fault point is reached fail, with the error
+// it returns.
+func killAt(t *testing.T, point string, n int) error {
+	t.Helper()
+	errDie := fmt.Errorf("killed at %s #%d", point, n)
+	seen := 0
+	withHook(t, func(p string) error {
+		if p == point {
+			if seen++; seen == n {
+				return errDie
+			}
+		}
+		return nil
+	})
+	return errDie
+}
+
+// rememberedOnce checks that the big file is remembered once (by its first
+// part) among the checkpoint's recent files, however many parts it took.
+func rememberedOnce(t *testing.T, cp reader.Checkpoint, name string) {
+	t.Helper()
+	seen := 0
+	for _, r := range cp.Recent {
+		if strings.HasSuffix(r.Path, name) {
+			seen++
+		}
+	}
+	if seen != 1 {
+		t.Errorf("the big file is %d times among the checkpoint's recent files %+v, want once", seen, cp.Recent)
 	}
 }
 

@@ -41,13 +41,34 @@ type Checkpoint struct {
 	// checkpoint past it.
 	PartFile      string `json:"part_file,omitempty"`
 	PartRowGroups int    `json:"part_row_groups,omitempty"`
+	// PartRecords is, for a CSV file applied in parts (PartFile), how many
+	// of its records (from the first, a header not counted) are applied.
+	// One of PartRowGroups and PartRecords is set with PartFile.
+	PartRecords int64 `json:"part_records,omitempty"`
 }
 
 // InPart records that the first rowGroups row groups of f are applied.
 func (c Checkpoint) InPart(f File, rowGroups int) Checkpoint {
-	c.PartFile, c.PartRowGroups = f.Name, rowGroups
+	c.PartFile, c.PartRowGroups, c.PartRecords = f.Name, rowGroups, 0
 	c.Version = CheckpointVersion
 	return c
+}
+
+// InPartRecords records that the first records records of CSV file f are
+// applied.
+func (c Checkpoint) InPartRecords(f File, records int64) Checkpoint {
+	c.PartFile, c.PartRowGroups, c.PartRecords = f.Name, 0, records
+	c.Version = CheckpointVersion
+	return c
+}
+
+// AppliedRecords is how many records of CSV file f are applied already: 0
+// unless f is the file being applied in parts.
+func (c Checkpoint) AppliedRecords(f File) int64 {
+	if c.PartFile == f.Name {
+		return c.PartRecords
+	}
+	return 0
 }
 
 // AppliedRowGroups is how many row groups of f are applied already: 0
@@ -130,8 +151,8 @@ func DecodeCheckpoint(s string) (Checkpoint, error) {
 			return Checkpoint{}, fmt.Errorf("checkpoint names CDC file %q, which is not a DMS CDC file name", c.CDCLast)
 		}
 	}
-	if c.PartRowGroups < 0 || (c.PartFile == "") != (c.PartRowGroups == 0) {
-		return Checkpoint{}, fmt.Errorf("checkpoint names %d applied row groups of file %q, which is not what cdcmerge writes", c.PartRowGroups, c.PartFile)
+	if c.PartRowGroups < 0 || c.PartRecords < 0 || (c.PartRowGroups > 0 && c.PartRecords > 0) || (c.PartFile == "") != (c.PartRowGroups == 0 && c.PartRecords == 0) {
+		return Checkpoint{}, fmt.Errorf("checkpoint names %d applied row groups and %d applied records of file %q, which is not what cdcmerge writes", c.PartRowGroups, c.PartRecords, c.PartFile)
 	}
 	for _, r := range c.Recent {
 		if !r.Digest.valid() || r.Path == "" {
@@ -144,7 +165,7 @@ func DecodeCheckpoint(s string) (Checkpoint, error) {
 // After records that files (all of one table, in stream order) were
 // applied, planned from a listing that saw horizon.
 func (c Checkpoint) After(files []File, horizon Horizon) Checkpoint {
-	c.PartFile, c.PartRowGroups = "", 0
+	c.PartFile, c.PartRowGroups, c.PartRecords = "", 0, 0
 	for _, f := range files {
 		if f.Kind == Load {
 			c.LoadLast, c.LoadNumber = f.Name, f.Number

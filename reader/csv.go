@@ -5,9 +5,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"math"
 	"math/big"
@@ -120,84 +123,220 @@ func (o CSVOptions) withDefaults() (CSVOptions, error) {
 // the record starts, which differs from the record number when there is a
 // header or fields with line breaks.
 func ReadCSV(ctx context.Context, src Source, f File, schema *arrow.Schema, hasOp bool, opt CSVOptions, mem memory.Allocator) (*Decoded, error) {
+	p, err := OpenCSVParts(ctx, src, f, schema, hasOp, opt, mem)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	return p.Next(ctx, 0)
+}
+
+// CSVParts reads one DMS CSV file as ReadCSV does, a part at a time, so
+// that a file larger than memory is never held whole: each Next decodes
+// the records that follow the previous part, as many as fit a byte budget
+// of the (decompressed) file. The file is read once, front to back,
+// whatever the number of parts; Skip passes over records applied by an
+// earlier run by scanning them, without decoding them.
+type CSVParts struct {
+	f       File
+	size    int64 // the file's size as opened
+	schema  *arrow.Schema
+	opt     CSVOptions
+	mem     memory.Allocator
+	hasOp   bool
+	sc      *csvScanner
+	closeFn func()
+	pos     []int // per field in the file: schema index, -1 for Op
+	rec     int64 // records scanned (skipped or decoded), the header not counted
+	at      int64 // the stream offset after the last record decoded or skipped
+	// held: the last record scanned did not fit in the previous part. It
+	// is still in the scanner's buffer (nothing was scanned since) and
+	// starts the next part; heldLine is its line.
+	held     bool
+	heldLine int64
+	done     bool // the file's last record was scanned
+}
+
+// OpenCSVParts opens f (reading its header, when opt.Header) for reading
+// in parts. The arguments are those of ReadCSV. Close it when done.
+func OpenCSVParts(ctx context.Context, src Source, f File, schema *arrow.Schema, hasOp bool, opt CSVOptions, mem memory.Allocator) (*CSVParts, error) {
 	opt, err := opt.withDefaults()
 	if err != nil {
 		return nil, err
 	}
+	// The column types are checked before the file is opened.
 	tbl, err := newCSVTable(f.Path, schema, mem)
 	if err != nil {
 		return nil, err
 	}
-	defer tbl.release()
-	sc, closeFn, err := openCSV(ctx, src, f, opt)
+	tbl.release()
+	sc, size, closeFn, err := openCSV(ctx, src, f, opt)
 	if err != nil {
 		return nil, err
 	}
-	defer closeFn()
-
-	n := schema.NumFields()
-	pos := make([]int, 0, n+1) // per field in the file: schema index, -1 for Op
+	p := &CSVParts{f: f, size: size, schema: schema, opt: opt, mem: mem, hasOp: hasOp, sc: sc, closeFn: closeFn}
 	if opt.Header {
 		fields, line, err := sc.next()
-		if err == io.EOF {
-			return nil, &FileError{Path: f.Path, Row: -1, Msg: "no header row: the file is empty",
+		if err == nil {
+			p.pos, err = csvHeaderPositions(f.Path, line, sc.strings(fields), schema, hasOp)
+		} else if err == io.EOF {
+			err = &FileError{Path: f.Path, Row: -1, Msg: "no header row: the file is empty",
 				Hint: "the endpoint does not use AddColumnName=true; read the file without a header"}
+		} else {
+			err = sc.fileError(f.Path, 0, line, err)
 		}
 		if err != nil {
-			return nil, sc.fileError(f.Path, 0, line, err)
-		}
-		if pos, err = csvHeaderPositions(f.Path, line, sc.strings(fields), schema, hasOp); err != nil {
+			p.Close()
 			return nil, err
 		}
 	} else {
 		if hasOp {
-			pos = append(pos, -1)
+			p.pos = append(p.pos, -1)
 		}
-		for i := range n {
-			pos = append(pos, i)
+		for i := range schema.NumFields() {
+			p.pos = append(p.pos, i)
 		}
 	}
-	names := func(i int) string {
-		if pos[i] < 0 {
-			return OpColumn
-		}
-		return schema.Field(pos[i]).Name
+	p.at = sc.offset()
+	return p, nil
+}
+
+// Close closes the file.
+func (p *CSVParts) Close() {
+	if p.closeFn != nil {
+		p.closeFn()
+		p.closeFn = nil
 	}
-	var ops []byte
-	err = sc.each(ctx, f.Path, func(rec, line int64, fields []csvField) error {
-		if rec == 1 && !hasOp && !opt.Header && f.Kind == Load && len(fields) == n+1 {
-			// A full load written with a leading I (IncludeOpForFullLoad,
-			// or an S3 source's LOAD001.csv): the first row says so.
-			if op, err := csvParseOp(sc.str(fields[0])); err == nil && op == OpInsert {
-				pos = append([]int{-1}, pos...)
+}
+
+// Done reports whether every record of the file has been read.
+func (p *CSVParts) Done() bool { return p.done && !p.held }
+
+// Skip passes over the next n records without decoding them (those an
+// earlier run applied) and returns how many there were: fewer than n when
+// the file ends first. Call it before the first Next.
+func (p *CSVParts) Skip(ctx context.Context, n int64) (int64, error) {
+	var k int64
+	for ; k < n; k++ {
+		_, _, err := p.scan(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return k, err
+		}
+	}
+	p.at = p.sc.offset()
+	if _, err := p.sc.r.Peek(1); err == io.EOF {
+		p.done = true
+	}
+	return k, nil
+}
+
+// scan reads the next record (io.EOF at the end of the file), counting it
+// and checking ctx every 4096 records.
+func (p *CSVParts) scan(ctx context.Context) ([]csvField, int64, error) {
+	if (p.rec+1)%4096 == 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, err
+		}
+	}
+	fields, line, err := p.sc.next()
+	if err == io.EOF {
+		p.done = true
+		return nil, line, err
+	}
+	if err != nil {
+		return nil, line, p.sc.fileError(p.f.Path, p.rec+1, line, err)
+	}
+	p.rec++
+	if p.rec == 1 && !p.hasOp && !p.opt.Header && p.f.Kind == Load && len(fields) == p.schema.NumFields()+1 {
+		// A full load written with a leading I (IncludeOpForFullLoad,
+		// or an S3 source's LOAD001.csv): the first row says so.
+		if op, err := csvParseOp(p.sc.str(fields[0])); err == nil && op == OpInsert {
+			p.pos = append([]int{-1}, p.pos...)
+		}
+	}
+	return fields, line, nil
+}
+
+// column names field i of a record, for messages.
+func (p *CSVParts) column(i int) string {
+	if p.pos[i] < 0 {
+		return OpColumn
+	}
+	return p.schema.Field(p.pos[i]).Name
+}
+
+// Next decodes the next part: the records after the previous part's (or
+// the skipped ones), as many as fit in maxBytes of the decompressed file
+// and at least one; maxBytes 0 means every record left. Decoded.FirstRow
+// is the number of records before the part. When the part ends the file,
+// the file is closed (a DigestSource then has its digest). A part that
+// starts the file without ending it gets a Digest of its records and the
+// file's size, which identifies a copy of the file read in the same parts.
+func (p *CSVParts) Next(ctx context.Context, maxBytes int64) (*Decoded, error) {
+	tbl, err := newCSVTable(p.f.Path, p.schema, p.mem)
+	if err != nil {
+		return nil, err
+	}
+	defer tbl.release()
+	d := &Decoded{File: p.f, FirstRow: p.rec, Ops: []byte{}}
+	if p.held {
+		d.FirstRow--
+	}
+	var h hash.Hash
+	if maxBytes > 0 && d.FirstRow == 0 {
+		h = sha256.New()
+		fmt.Fprintf(h, "cdcmerge csv part\x00%d\x00", p.size)
+	}
+	start := p.at
+	for {
+		var fields []csvField
+		var line int64
+		if p.held {
+			fields, line, p.held = p.sc.fields, p.heldLine, false
+		} else {
+			fields, line, err = p.scan(ctx)
+			if err == io.EOF {
+				p.Close()
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			if maxBytes > 0 && len(d.Ops) > 0 && p.sc.offset()-start > maxBytes {
+				p.held, p.heldLine = true, line
+				break
 			}
 		}
-		if len(fields) != len(pos) {
-			return csvFieldCountError(f.Path, rec, line, len(fields), len(pos), names, opt.Header)
+		p.at = p.sc.offset()
+		if len(fields) != len(p.pos) {
+			return nil, csvFieldCountError(p.f.Path, p.rec, line, len(fields), len(p.pos), p.column, p.opt.Header)
 		}
 		op := OpInsert
 		for i, fl := range fields {
-			if pos[i] < 0 {
-				if op, err = csvParseOp(sc.str(fl)); err != nil {
-					return &FileError{Path: f.Path, Row: rec, Column: OpColumn, Msg: fmt.Sprintf("line %d: %v", line, err),
+			if p.pos[i] < 0 {
+				if op, err = csvParseOp(p.sc.str(fl)); err != nil {
+					return nil, &FileError{Path: p.f.Path, Row: p.rec, Column: OpColumn, Msg: fmt.Sprintf("line %d: %v", line, err),
 						Hint: "DMS writes I, U or D (S3 sources: INSERT, UPDATE, DELETE); fix or remove the file, cdcmerge will not guess what the row means"}
 				}
 				continue
 			}
-			if err := tbl.cols[pos[i]].append(sc.str(fl), fl.quoted, opt.NullValue); err != nil {
-				return csvValueError(f.Path, rec, line, tbl.cols[pos[i]], err)
+			if err := tbl.cols[p.pos[i]].append(p.sc.str(fl), fl.quoted, p.opt.NullValue); err != nil {
+				return nil, csvValueError(p.f.Path, p.rec, line, tbl.cols[p.pos[i]], err)
 			}
 		}
-		ops = append(ops, op)
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		d.Ops = append(d.Ops, op)
+		if h != nil {
+			p.sc.hashRecord(h, fields)
+		}
 	}
-	if ops == nil {
-		ops = []byte{}
+	if h != nil && !p.Done() {
+		d.Digest = Digest(hex.EncodeToString(h.Sum(nil)[:16]))
 	}
-	return &Decoded{File: f, Record: tbl.record(), Ops: ops}, nil
+	d.Record = tbl.record()
+	return d, nil
 }
 
 // ReadCSVChanges decodes a CDC file of a DMS S3 *source* (CDC00001.csv, or
@@ -266,7 +405,7 @@ func routeCSVChanges(ctx context.Context, src Source, f File, tables map[string]
 		}
 		lower[l] = k
 	}
-	sc, closeFn, err := openCSV(ctx, src, f, opt)
+	sc, _, closeFn, err := openCSV(ctx, src, f, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -443,14 +582,15 @@ func csvHeaderPositions(path string, line int64, header []string, schema *arrow.
 
 // ---- decompression and scanning ----
 
-func openCSV(ctx context.Context, src Source, f File, opt CSVOptions) (*csvScanner, func(), error) {
+// openCSV opens f for scanning and returns its size.
+func openCSV(ctx context.Context, src Source, f File, opt CSVOptions) (*csvScanner, int64, func(), error) {
 	r, size, err := src.Open(ctx, f.Path)
 	if err != nil {
-		return nil, nil, &FileError{Path: f.Path, Row: -1, Msg: "cannot open", Err: err}
+		return nil, 0, nil, &FileError{Path: f.Path, Row: -1, Msg: "cannot open", Err: err}
 	}
 	if size == 0 {
 		r.Close()
-		return nil, nil, &FileError{Path: f.Path, Row: -1, Msg: "file is empty (0 bytes)",
+		return nil, 0, nil, &FileError{Path: f.Path, Row: -1, Msg: "file is empty (0 bytes)",
 			Hint: "DMS never writes empty files; the upload was probably interrupted: re-upload it or remove it"}
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
@@ -464,16 +604,16 @@ func openCSV(ctx context.Context, src Source, f File, opt CSVOptions) (*csvScann
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			r.Close()
-			return nil, nil, &FileError{Path: f.Path, Row: -1, Msg: "corrupt gzip header", Err: err, Hint: "re-upload the file from DMS"}
+			return nil, 0, nil, &FileError{Path: f.Path, Row: -1, Msg: "corrupt gzip header", Err: err, Hint: "re-upload the file from DMS"}
 		}
 		body = zr
 	case opt.Gzip == GzipOn || named:
 		r.Close()
-		return nil, nil, &FileError{Path: f.Path, Row: -1, Msg: "not gzip-compressed (no gzip magic bytes)",
+		return nil, 0, nil, &FileError{Path: f.Path, Row: -1, Msg: "not gzip-compressed (no gzip magic bytes)",
 			Hint: "the file is named .gz or gzip was required; re-upload it, or turn gzip off if the endpoint does not compress"}
 	}
 	sc := newCSVScanner(body, opt)
-	return sc, func() { r.Close() }, nil
+	return sc, size, func() { r.Close() }, nil
 }
 
 // csvField is one field of a record: buf[start:end] of its scanner.
@@ -491,6 +631,7 @@ func (e *csvSyntaxError) Error() string { return e.msg }
 // ('\n' bytes) for messages.
 type csvScanner struct {
 	r      *bufio.Reader
+	in     *countingReader // below r: offset is what it read less what r holds
 	delim  []byte
 	row    []byte
 	crlf   bool // row delimiter "\n" also accepts "\r\n"
@@ -500,17 +641,46 @@ type csvScanner struct {
 }
 
 func newCSVScanner(r io.Reader, opt CSVOptions) *csvScanner {
-	br, ok := r.(*bufio.Reader)
-	if !ok {
-		br = bufio.NewReaderSize(r, 64<<10)
-	}
+	in := &countingReader{r: r}
+	br := bufio.NewReaderSize(in, 64<<10)
 	if bom, err := br.Peek(3); err == nil && bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
 		br.Discard(3)
 	}
-	return &csvScanner{r: br, delim: []byte(string(opt.Delimiter)), row: []byte(opt.RowDelimiter), crlf: opt.RowDelimiter == "\n", line: 1}
+	return &csvScanner{r: br, in: in, delim: []byte(string(opt.Delimiter)), row: []byte(opt.RowDelimiter), crlf: opt.RowDelimiter == "\n", line: 1}
 }
 
 func (s *csvScanner) str(f csvField) string { return string(s.buf[f.start:f.end]) }
+
+// offset is how many bytes of the (decompressed) stream have been scanned:
+// the position after the last record read.
+func (s *csvScanner) offset() int64 { return s.in.n - int64(s.r.Buffered()) }
+
+// hashRecord feeds a record's fields (values and quoting, each length-
+// prefixed) to h.
+func (s *csvScanner) hashRecord(h hash.Hash, fields []csvField) {
+	var b [binary.MaxVarintLen64]byte
+	h.Write(b[:binary.PutUvarint(b[:], uint64(len(fields)))])
+	for _, f := range fields {
+		n := uint64(f.end-f.start) << 1
+		if f.quoted {
+			n |= 1
+		}
+		h.Write(b[:binary.PutUvarint(b[:], n)])
+		h.Write(s.buf[f.start:f.end])
+	}
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
 
 func (s *csvScanner) strings(fields []csvField) []string {
 	out := make([]string, len(fields))

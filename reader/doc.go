@@ -48,7 +48,12 @@
 // Pending selects the files after a checkpoint. A Parquet file larger
 // than a batch is applied in parts of whole row groups (ReadRowGroups,
 // RowGroupSizes); while it is, PartFile and PartRowGroups say how many of
-// its row groups are in, and the file stays pending. Invariants:
+// its row groups are in, and the file stays pending. A CSV file is applied
+// in parts of consecutive records within a byte budget of its
+// decompressed text (CSVParts: read once, front to back, the parts found
+// while reading; a resumed file's applied records are scanned again, not
+// decoded); while it is, PartFile and PartRecords say how many records are
+// in. The shared CDC files of an S3 source are read whole. Invariants:
 //   - a file is either at or before the checkpoint (applied) or after it
 //     (pending); nothing is applied twice;
 //   - a file named at or before the checkpoint that was modified after the
@@ -60,7 +65,10 @@
 // A DigestSource wraps a Source and gives every file read through it a
 // Digest of its content, computed from the bytes the decoder reads anyway
 // (Parquet: the footer and the column chunks; CSV: the stream), so no file
-// is read twice. Byte-identical files get the same digest. The checkpoint
+// is read twice. Byte-identical files get the same digest. The first part
+// of a CSV file read in several parts has the digest of its records and
+// the file's size instead (the stream's digest is known only at its end);
+// a copy read in the same parts gets the same one. The checkpoint
 // keeps the digests of the last RecentFiles files applied (Recent), so
 // that the same file delivered again under another name is recognised
 // later too. Fields are only ever added at the end of Checkpoint; an older

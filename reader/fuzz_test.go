@@ -71,6 +71,7 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 	f.Add(`{"v":1}`)
 	f.Add(`{"v":1,"cdc_last":"20260510-100000000.parquet","cdc_files":1,"horizon":"2026-05-10T00:00:00Z","recent":[{"p":"s/t/20260510-100000000.parquet","d":"0123456789abcdef0123456789abcdef"}]}`)
 	f.Add(`{"v":1,"load_last":"LOAD00000001.parquet","load_number":1,"load_files":1,"horizon":"2026-05-10T00:00:00Z","part_file":"20260510-100000000.parquet","part_row_groups":3}`)
+	f.Add(`{"v":1,"cdc_last":"20260510-100000000.csv","cdc_files":1,"horizon":"2026-05-10T00:00:00Z","part_file":"20260510-110000000.csv.gz","part_records":4096}`)
 	f.Add(`{"v":2}`)
 	f.Add(`[]`)
 	f.Fuzz(func(t *testing.T, s string) {

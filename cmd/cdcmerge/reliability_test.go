@@ -1199,15 +1199,8 @@ func TestReliabilityOneFileLargerThanMemory(t *testing.T) {
 	root := t.TempDir()
 	src := filepath.Join(root, "dms")
 	write := func(name string, sc *arrow.Schema, rows []gen.Row, cdc bool) int64 {
-		vals := make([][]any, len(rows))
-		for i, r := range rows {
-			vals[i] = r.Values
-			if cdc {
-				vals[i] = append([]any{r.Op}, r.Values...)
-			}
-		}
 		var buf bytes.Buffer
-		if err := gen.WriteParquet(&buf, sc, vals, gen.WithRowGroupSize(10_000)); err != nil {
+		if err := gen.WriteParquet(&buf, sc, rowValues(rows, cdc), gen.WithRowGroupSize(10_000)); err != nil {
 			t.Fatal(err)
 		}
 		writeFile(t, src, "shop/orders/"+name, buf.Bytes())
@@ -1224,21 +1217,89 @@ func TestReliabilityOneFileLargerThanMemory(t *testing.T) {
 		t.Fatalf("the CDC file is %d bytes, not larger than a batch (%d)", n, batchBytes)
 	}
 
+	runInParts(t, src, root, model, "20260510-100000000.parquet", 7)
+}
+
+// rowValues is the values of rows, as a file holds them: the Op first in
+// CDC files.
+func rowValues(rows []gen.Row, cdc bool) [][]any {
+	vals := make([][]any, len(rows))
+	for i, r := range rows {
+		vals[i] = r.Values
+		if cdc {
+			vals[i] = append([]any{r.Op}, r.Values...)
+		}
+	}
+	return vals
+}
+
+// runInParts runs shop.orders from src (a LOAD file and one CDC file,
+// cdcName, larger than the batch budget) under --memory-limit 64MiB in
+// both write modes, each into a warehouse of its own under root, and
+// checks: both files in at least minCommits commits (in parts), the
+// checkpoint past the CDC file, and the table equal to the replay. The
+// peak RSS is logged.
+func runInParts(t *testing.T, src, root string, model tableModel, cdcName string, minCommits int, extra ...string) {
+	t.Helper()
 	want := modelRowStrings(model)
 	for _, mode := range []string{"merge-on-read", "copy-on-write"} {
 		wh := filepath.Join(root, "wh-"+mode)
-		res, sum := runSmallBudget(t, src, wh, "--write-mode", mode)
-		if sum.Error != "" || sum.Files != 2 || sum.Commits < 7 {
-			t.Errorf("%s: run --memory-limit 64MiB: %+v, want 2 files in at least 7 commits (in parts)", mode, sum)
+		res, sum := runSmallBudget(t, src, wh, append([]string{"--write-mode", mode}, extra...)...)
+		if sum.Error != "" || sum.Files != 2 || sum.Commits < minCommits {
+			t.Errorf("%s: run --memory-limit 64MiB: %+v, want 2 files in at least %d commits (in parts)", mode, sum, minCommits)
 		}
 		t.Logf("%s: peak RSS %d MiB with --memory-limit 64MiB (%d commits)", mode, res.maxRSSKiB>>10, sum.Commits)
-		if st := stateOf(t, wh, "shop.orders"); st.checkpoint.CDCLast != "20260510-100000000.parquet" || st.checkpoint.PartFile != "" {
+		if st := stateOf(t, wh, "shop.orders"); st.checkpoint.CDCLast != cdcName || st.checkpoint.PartFile != "" {
 			t.Errorf("%s: checkpoint %+v, want past the CDC file", mode, st.checkpoint)
 		}
 		if got := tableRowStrings(t, wh, "shop.orders", model.schema); !slices.Equal(want, got) {
 			t.Fatalf("%s: the table differs from the replay: %s", mode, firstDiff(want, got))
 		}
 	}
+}
+
+// TestReliabilityOneCSVFileLargerThanMemory: the same for DMS CSV output
+// (the table definition giving the columns): one plain LOAD file of
+// 150,000 rows, several times the 4 MiB batch budget of --memory-limit
+// 64MiB, and one gzip CDC file of 60,000 changes whose compressed size
+// fits in the budget but whose records do not. Each file is applied a few
+// records at a time, one commit each (parts are counted in decompressed
+// bytes), and the table equals the replay, in both write modes.
+func TestReliabilityOneCSVFileLargerThanMemory(t *testing.T) {
+	t.Parallel()
+	cfg := gen.Config{Tables: []string{"shop.orders"}, Rows: 150_000, Changes: 60_000, LoadFiles: 1, CDCFiles: 1, Seed: 1}
+	model := modelOf(t, cfg, "shop.orders")
+	root := t.TempDir()
+	src := filepath.Join(root, "dms")
+	const batchBytes = 4 << 20 // 64 MiB / 16
+	write := func(name string, sc *arrow.Schema, rows []gen.Row, cdc bool, gzip bool) (size, text int) {
+		vals := rowValues(rows, cdc)
+		var plain, buf bytes.Buffer
+		if err := gen.WriteCSV(&plain, sc, vals, gen.CSVOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := gen.WriteCSV(&buf, sc, vals, gen.CSVOptions{Gzip: gzip}); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, src, "shop/orders/"+name, buf.Bytes())
+		return buf.Len(), plain.Len()
+	}
+	if n, _ := write("LOAD00000001.csv", model.schema, model.load, false, false); n < 3*batchBytes {
+		t.Fatalf("the LOAD file is %d bytes, not much larger than a batch (%d)", n, batchBytes)
+	}
+	if len(model.cdc) != 1 {
+		t.Fatalf("%d CDC files in the model, want 1", len(model.cdc))
+	}
+	const cdcName = "20260510-100000000.csv.gz"
+	if n, text := write(cdcName, gen.CDCSchema(model.schema), model.cdc[0], true, true); n > batchBytes || text < batchBytes {
+		t.Fatalf("the CDC file is %d bytes, %d decompressed; want it to fit in a batch (%d) compressed and not decompressed", n, text, batchBytes)
+	}
+	var def bytes.Buffer
+	if err := gen.WriteTableDefinition(&def, cfg.Tables); err != nil {
+		t.Fatal(err)
+	}
+	defPath := writeFile(t, root, "definition.json", def.Bytes())
+	runInParts(t, src, root, model, cdcName, 5, "--table-definition", defPath)
 }
 
 // ---- 9. secrets never reach the output ----
