@@ -34,6 +34,31 @@ type Report struct {
 	SmallBatchGrowth *SmallBatchGrowth `json:"small_batch_growth,omitempty"`
 	// RatioBase names what the ratio column divides by.
 	RatioBase string `json:"ratio_base"`
+	// Checks are the further tables checked: the partitioned contender's
+	// after the incremental merge, and every write mode's after the small
+	// batches (against the DuckDB peer's state after the same batches).
+	Checks []Check `json:"checks,omitempty"`
+}
+
+// Check is the correctness of one more table.
+type Check struct {
+	Table string `json:"table"` // which contender's table, after which scenario
+	Correctness
+}
+
+// Mismatch returns an error naming the first table checked that does not
+// equal its reference, or nil.
+func (r *Report) Mismatch() error {
+	all := []Check{{"cdcmerge", r.Correctness}}
+	if m := r.CorrectnessMOR; m != nil {
+		all = append(all, Check{"cdcmerge merge-on-read", *m})
+	}
+	for _, c := range append(all, r.Checks...) {
+		if !c.Match {
+			return fmt.Errorf("bench: the %s table does not match the %s: %s", c.Table, c.Reference, c.Detail)
+		}
+	}
+	return nil
 }
 
 // Result is one contender's phase.
@@ -112,9 +137,10 @@ func (p Prices) Glue(sec float64) float64 {
 	return max(sec, p.GlueMinSeconds) / 3600 * p.GlueDPU * p.GlueDPUHour
 }
 
-func (r *Report) cdcmergeFailed() bool {
+// failed reports whether a row of contender failed.
+func (r *Report) failed(contender string) bool {
 	for _, x := range r.Results {
-		if strings.HasPrefix(x.Contender, "cdcmerge") && x.Error != "" {
+		if x.Contender == contender && x.Error != "" {
 			return true
 		}
 	}
@@ -180,26 +206,12 @@ func (r *Report) Markdown() string {
 			fmt.Fprintf(&b, "DuckDB peer: unavailable (%s).\n", oneLine(r.DuckDB.Reason))
 		}
 	}
-	c := r.Correctness
-	verdict := "MATCH"
-	if !c.Match {
-		verdict = "MISMATCH"
-	}
-	fmt.Fprintf(&b, "Correctness: cdcmerge table vs %s: **%s** (%d rows vs %d)", c.Reference, verdict, c.TableRows, c.ReferenceRows)
-	if c.Detail != "" {
-		fmt.Fprintf(&b, ": %s", oneLine(c.Detail))
-	}
-	b.WriteString(".\n")
+	writeCorrectness(&b, "cdcmerge", r.Correctness)
 	if m := r.CorrectnessMOR; m != nil {
-		v := "MATCH"
-		if !m.Match {
-			v = "MISMATCH"
-		}
-		fmt.Fprintf(&b, "Correctness: cdcmerge merge-on-read table vs %s: **%s** (%d rows vs %d)", m.Reference, v, m.TableRows, m.ReferenceRows)
-		if m.Detail != "" {
-			fmt.Fprintf(&b, ": %s", oneLine(m.Detail))
-		}
-		b.WriteString(".\n")
+		writeCorrectness(&b, "cdcmerge merge-on-read", *m)
+	}
+	for _, c := range r.Checks {
+		writeCorrectness(&b, c.Table, c.Correctness)
 	}
 	b.WriteString("\n")
 	b.WriteString("| contender | phase | seconds | peak RSS MiB | ratio vs DuckDB job | Fargate USD | Glue USD |\n")
@@ -260,6 +272,19 @@ func (r *Report) Markdown() string {
 			g.Mode, g.Runs, g.FullP50, g.SmallP50, g.SmallShare, g.Ratio)
 	}
 	return b.String()
+}
+
+// writeCorrectness writes one "Correctness:" line of the markdown.
+func writeCorrectness(b *strings.Builder, table string, c Correctness) {
+	verdict := "MATCH"
+	if !c.Match {
+		verdict = "MISMATCH"
+	}
+	fmt.Fprintf(b, "Correctness: %s table vs %s: **%s** (%d rows vs %d)", table, c.Reference, verdict, c.TableRows, c.ReferenceRows)
+	if c.Detail != "" {
+		fmt.Fprintf(b, ": %s", oneLine(c.Detail))
+	}
+	b.WriteString(".\n")
 }
 
 // loadAvg returns the 1, 5 and 15 minute load averages, or "".
