@@ -196,7 +196,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	mor := check("cdcmerge merge-on-read", whMOR)
 	rep.CorrectnessMOR = &mor
 	part := "cdcmerge " + modeMergeOnReadPartitioned
-	rep.Checks = append(rep.Checks, Check{Table: part + " after the incremental merge", Correctness: check(part, whPart)})
+	rep.Checks = append(rep.Checks, Check{Table: part, After: "incremental merge", Correctness: check(part, whPart)})
 	ref = nil
 	debug.FreeOSMemory()
 

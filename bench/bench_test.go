@@ -132,9 +132,9 @@ func TestHarnessXS(t *testing.T) {
 	// merge, then every write mode's table after the small batches, each
 	// against the naive replay (of the LOAD rows and the small batches
 	// only, for the latter).
-	wantChecks := []string{"cdcmerge merge-on-read-partitioned after the incremental merge"}
+	wantChecks := []string{"cdcmerge merge-on-read-partitioned table after the incremental merge"}
 	for _, s := range rep.SmallBatches[:4] {
-		wantChecks = append(wantChecks, s.Contender+" after the small batches")
+		wantChecks = append(wantChecks, s.Contender+" table after the small batches")
 	}
 	if len(rep.Checks) != len(wantChecks) {
 		t.Fatalf("%d checks, want %v: %+v", len(rep.Checks), wantChecks, rep.Checks)
@@ -144,7 +144,7 @@ func TestHarnessXS(t *testing.T) {
 		if i > 0 {
 			rows = int(scanned[0])
 		}
-		if ch.Table != wantChecks[i] || ch.Reference != "naive replay" || !ch.Match || ch.TableRows != rows || ch.ReferenceRows != rows {
+		if ch.name() != wantChecks[i] || ch.Reference != "naive replay" || !ch.Match || ch.TableRows != rows || ch.ReferenceRows != rows {
 			t.Errorf("check %d: %+v, want %s matching %d rows", i, ch, wantChecks[i], rows)
 		}
 	}
@@ -208,8 +208,8 @@ func TestHarnessXS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"cdcmerge merge-on-read-partitioned after the incremental merge table vs naive replay: **MATCH**",
-		"cdcmerge merge-on-read-v3 after the small batches table vs naive replay: **MATCH**", "| contender | phase | seconds |", "| cdcmerge | incremental merge |", "| floor | total |", "MATCH", "unavailable", "$0.44/DPU-h", "| cdcmerge merge-on-read | small batch p95 |", "Small batches and read after merge", "Small batch as the table grows"} {
+	for _, s := range []string{"cdcmerge merge-on-read-partitioned table after the incremental merge vs naive replay: **MATCH**",
+		"cdcmerge merge-on-read-v3 table after the small batches vs naive replay: **MATCH**", "| contender | phase | seconds |", "| cdcmerge | incremental merge |", "| floor | total |", "MATCH", "unavailable", "$0.44/DPU-h", "| cdcmerge merge-on-read | small batch p95 |", "Small batches and read after merge", "Small batch as the table grows"} {
 		if !strings.Contains(string(md), s) {
 			t.Errorf("markdown lacks %q:\n%s", s, md)
 		}

@@ -42,20 +42,25 @@ type Report struct {
 
 // Check is the correctness of one more table.
 type Check struct {
-	Table string `json:"table"` // which contender's table, after which scenario
+	Table string `json:"table"` // the contender whose table was checked
+	After string `json:"after"` // the scenario it was checked after
 	Correctness
+}
+
+// name says which table was checked, after what.
+func (c Check) name() string {
+	if c.After == "" {
+		return c.Table + " table"
+	}
+	return c.Table + " table after the " + c.After
 }
 
 // Mismatch returns an error naming the first table checked that does not
 // equal its reference, or nil.
 func (r *Report) Mismatch() error {
-	all := []Check{{"cdcmerge", r.Correctness}}
-	if m := r.CorrectnessMOR; m != nil {
-		all = append(all, Check{"cdcmerge merge-on-read", *m})
-	}
-	for _, c := range append(all, r.Checks...) {
+	for _, c := range r.allChecks() {
 		if !c.Match {
-			return fmt.Errorf("bench: the %s table does not match the %s: %s", c.Table, c.Reference, c.Detail)
+			return fmt.Errorf("bench: the %s does not match the %s: %s", c.name(), c.Reference, c.Detail)
 		}
 	}
 	return nil
@@ -137,6 +142,15 @@ func (p Prices) Glue(sec float64) float64 {
 	return max(sec, p.GlueMinSeconds) / 3600 * p.GlueDPU * p.GlueDPUHour
 }
 
+// allChecks are Correctness, CorrectnessMOR and Checks.
+func (r *Report) allChecks() []Check {
+	all := []Check{{Table: "cdcmerge", Correctness: r.Correctness}}
+	if m := r.CorrectnessMOR; m != nil {
+		all = append(all, Check{Table: "cdcmerge merge-on-read", Correctness: *m})
+	}
+	return append(all, r.Checks...)
+}
+
 // failed reports whether a row of contender failed.
 func (r *Report) failed(contender string) bool {
 	for _, x := range r.Results {
@@ -206,12 +220,8 @@ func (r *Report) Markdown() string {
 			fmt.Fprintf(&b, "DuckDB peer: unavailable (%s).\n", oneLine(r.DuckDB.Reason))
 		}
 	}
-	writeCorrectness(&b, "cdcmerge", r.Correctness)
-	if m := r.CorrectnessMOR; m != nil {
-		writeCorrectness(&b, "cdcmerge merge-on-read", *m)
-	}
-	for _, c := range r.Checks {
-		writeCorrectness(&b, c.Table, c.Correctness)
+	for _, c := range r.allChecks() {
+		writeCorrectness(&b, c)
 	}
 	b.WriteString("\n")
 	b.WriteString("| contender | phase | seconds | peak RSS MiB | ratio vs DuckDB job | Fargate USD | Glue USD |\n")
@@ -275,12 +285,12 @@ func (r *Report) Markdown() string {
 }
 
 // writeCorrectness writes one "Correctness:" line of the markdown.
-func writeCorrectness(b *strings.Builder, table string, c Correctness) {
+func writeCorrectness(b *strings.Builder, c Check) {
 	verdict := "MATCH"
 	if !c.Match {
 		verdict = "MISMATCH"
 	}
-	fmt.Fprintf(b, "Correctness: %s table vs %s: **%s** (%d rows vs %d)", table, c.Reference, verdict, c.TableRows, c.ReferenceRows)
+	fmt.Fprintf(b, "Correctness: %s vs %s: **%s** (%d rows vs %d)", c.name(), c.Reference, verdict, c.TableRows, c.ReferenceRows)
 	if c.Detail != "" {
 		fmt.Fprintf(b, ": %s", oneLine(c.Detail))
 	}

@@ -409,8 +409,8 @@ func checkSmallBatches(ctx context.Context, series []SmallBatchSeries, ds *datas
 		if s.Mode == modeDuckDB || s.LoadFiles < len(ds.loadFiles) {
 			continue
 		}
-		c := Check{Table: s.Contender + " after the small batches", Correctness: verify(ctx, s.out, ref, s.Error != "")}
-		logf("%s vs %s: match=%v %s", c.Table, c.Reference, c.Match, c.Detail)
+		c := Check{Table: s.Contender, After: "small batches", Correctness: verify(ctx, s.out, ref, s.Error != "")}
+		logf("%s vs %s: match=%v %s", c.name(), c.Reference, c.Match, c.Detail)
 		out = append(out, c)
 	}
 	return out
