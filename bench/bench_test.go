@@ -12,10 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/apache/iceberg-go/table"
-
-	"github.com/cdcmerge/cdcmerge/catalog"
 )
 
 // TestHarnessXS runs the whole harness on size XS with the DuckDB peer
@@ -155,7 +151,10 @@ func TestHarnessXS(t *testing.T) {
 	// and more data files than the unpartitioned merge-on-read table's.
 	files := map[string]int{}
 	for _, mode := range []string{"merge-on-read", modeMergeOnReadPartitioned} {
-		tbl := loadBenchTable(ctx, t, filepath.Join(tmp, "work", "XS", "warehouse-"+mode))
+		tbl, err := openTable(ctx, filepath.Join(tmp, "work", "XS", "warehouse-"+mode))
+		if err != nil || tbl.CurrentSnapshot() == nil {
+			t.Fatalf("%s table: %v", mode, err)
+		}
 		if spec := tbl.Spec(); mode == modeMergeOnReadPartitioned && spec.NumFields() != 1 {
 			t.Errorf("%s: partition spec %v", mode, spec)
 		}
@@ -214,24 +213,6 @@ func TestHarnessXS(t *testing.T) {
 			t.Errorf("markdown lacks %q:\n%s", s, md)
 		}
 	}
-}
-
-// loadBenchTable loads the benchmark's table from warehouse wh.
-func loadBenchTable(ctx context.Context, t *testing.T, wh string) *table.Table {
-	t.Helper()
-	cat, err := catalog.Open(ctx, catalog.Config{Warehouse: wh})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ident, err := catalog.Ident(Table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbl, err := catalog.LoadTable(ctx, cat, ident)
-	if err != nil || tbl == nil || tbl.CurrentSnapshot() == nil {
-		t.Fatalf("table %s in %s: %v", Table, wh, err)
-	}
-	return tbl
 }
 
 // TestCompareDetectsDifferences checks that the comparison is not vacuous.

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cdcmerge/cdcmerge/catalog"
 	"github.com/cdcmerge/cdcmerge/gen"
 )
 
@@ -279,8 +278,7 @@ func runSmallBatches(ctx context.Context, bin, work string, ds *dataset, sb *sma
 	pr, err := runProc(ctx, work, nil, bin, args...)
 	s.LoadSeconds = pr.wall
 	if err != nil {
-		s.Error = "initial load: " + err.Error()
-		return s, s.rows(), nil
+		return s.stop("initial load: %v", err)
 	}
 	for i, f := range sb.files {
 		run := i + 1
@@ -309,8 +307,7 @@ func runSmallBatches(ctx context.Context, bin, work string, ds *dataset, sb *sma
 			}
 		}
 		if err != nil {
-			s.Error = fmt.Sprintf("run %d: %v", run, err)
-			return s, s.rows(), nil
+			return s.stop("run %d: %v", run, err)
 		}
 		if run%max(len(sb.files)/10, 1) == 0 {
 			logf("%s: small batch %d/%d: %.3f s", contender, run, len(sb.files), pr.wall)
@@ -319,8 +316,7 @@ func runSmallBatches(ctx context.Context, bin, work string, ds *dataset, sb *sma
 			c := compact(ctx, bin, work, compactArgs, run)
 			s.Compactions = append(s.Compactions, c)
 			if c.Error != "" {
-				s.Error = fmt.Sprintf("compaction after run %d: %s", run, c.Error)
-				return s, s.rows(), nil
+				return s.stop("compaction after run %d: %s", run, c.Error)
 			}
 		}
 	}
@@ -361,8 +357,7 @@ func runDuckDBSmallBatches(ctx context.Context, bin, work string, ds *dataset, s
 	pr, _, err := runPeer(ctx, bin, work, loadGlob(ds), "", state(0), threads)
 	s.LoadSeconds = pr.wall
 	if err != nil {
-		s.Error = "initial load: " + err.Error()
-		return s, s.rows(), nil
+		return s.stop("initial load: %v", err)
 	}
 	for i, f := range sb.files {
 		run := i + 1
@@ -370,8 +365,7 @@ func runDuckDBSmallBatches(ctx context.Context, bin, work string, ds *dataset, s
 		s.Seconds = append(s.Seconds, pr.wall)
 		s.PeakRSSMiB = append(s.PeakRSSMiB, pr.rssMiB)
 		if err != nil {
-			s.Error = fmt.Sprintf("run %d: %v", run, err)
-			return s, s.rows(), nil
+			return s.stop("run %d: %v", run, err)
 		}
 		s.EngineSeconds = append(s.EngineSeconds, dr.TotalSeconds)
 		phases, err := json.Marshal(map[string]float64{"load": dr.LoadSeconds, "dedupe_merge": dr.MergeSeconds, "export": dr.ExportSeconds})
@@ -448,20 +442,9 @@ func scanTable(ctx context.Context, wh string) Scan {
 	resetPeakRSS()
 	t0 := time.Now()
 	err := func() error {
-		cat, err := catalog.Open(ctx, catalog.Config{Warehouse: wh})
+		tbl, err := openTable(ctx, wh)
 		if err != nil {
 			return err
-		}
-		ident, err := catalog.Ident(Table)
-		if err != nil {
-			return err
-		}
-		tbl, err := catalog.LoadTable(ctx, cat, ident)
-		if err != nil {
-			return err
-		}
-		if tbl == nil {
-			return fmt.Errorf("table %s does not exist", Table)
 		}
 		snap := tbl.CurrentSnapshot()
 		if snap == nil {
@@ -514,6 +497,14 @@ func median(xs []float64) float64 {
 		return (s[len(s)/2-1] + s[len(s)/2]) / 2
 	}
 	return s[len(s)/2]
+}
+
+// stop records the series' failure and returns what a series function
+// returns then: the series and its rows so far, no harness error.
+func (s *SmallBatchSeries) stop(format string, a ...any) (SmallBatchSeries, []Result, error) {
+	s.Error = fmt.Sprintf(format, a...)
+	rows := s.rows()
+	return *s, rows, nil
 }
 
 // rows fills the summary fields and returns the series' result rows.

@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/apache/iceberg-go/table"
 
 	"github.com/cdcmerge/cdcmerge/catalog"
 	"github.com/cdcmerge/cdcmerge/gen"
@@ -219,6 +220,22 @@ func (fp *fingerprints) add(k int64, h uint64) {
 
 // tableFingerprints scans the current snapshot of the Iceberg table.
 func tableFingerprints(ctx context.Context, wh string) (*fingerprints, error) {
+	tbl, err := openTable(ctx, wh)
+	if err != nil {
+		return nil, err
+	}
+	if tbl.CurrentSnapshot() == nil {
+		return &fingerprints{rows: map[int64]uint64{}}, nil
+	}
+	_, recs, err := tbl.Scan().ToArrowRecords(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return addRecords(recs)
+}
+
+// openTable loads Table from the SQL catalog of warehouse wh.
+func openTable(ctx context.Context, wh string) (*table.Table, error) {
 	cat, err := catalog.Open(ctx, catalog.Config{Warehouse: wh})
 	if err != nil {
 		return nil, err
@@ -232,16 +249,9 @@ func tableFingerprints(ctx context.Context, wh string) (*fingerprints, error) {
 		return nil, err
 	}
 	if tbl == nil {
-		return nil, fmt.Errorf("table %s does not exist", Table)
+		return nil, fmt.Errorf("table %s does not exist in %s", Table, wh)
 	}
-	if tbl.CurrentSnapshot() == nil {
-		return &fingerprints{rows: map[int64]uint64{}}, nil
-	}
-	_, recs, err := tbl.Scan().ToArrowRecords(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return addRecords(recs)
+	return tbl, nil
 }
 
 // parquetFingerprints reads a Parquet file (the DuckDB output).
