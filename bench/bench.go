@@ -154,7 +154,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	// The contenders, interleaved round by round so that a burst of other
 	// work on the machine hits all of them alike.
 	var rounds [][]Result
-	var wh, whMOR, duckOut string
+	var wh, whMOR, whPart, duckOut string
 	for round := 1; round <= opt.Repeat; round++ {
 		rr := &Report{DuckDB: rep.DuckDB}
 		logf("round %d/%d: cdcmerge: initial load + incremental merge", round, opt.Repeat)
@@ -163,6 +163,10 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		}
 		logf("round %d/%d: cdcmerge merge-on-read: initial load + incremental merge", round, opt.Repeat)
 		if whMOR, err = runCdcmerge(ctx, opt.Binary, work, ds, rr, "merge-on-read"); err != nil {
+			return nil, err
+		}
+		logf("round %d/%d: cdcmerge merge-on-read, partitioned by %s: initial load + incremental merge", round, opt.Repeat, PartitionSpec)
+		if whPart, err = runCdcmerge(ctx, opt.Binary, work, ds, rr, modeMergeOnReadPartitioned); err != nil {
 			return nil, err
 		}
 		rep.CdcmergeRuns = rr.CdcmergeRuns
@@ -180,20 +184,32 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	rep.Results = aggregate(rounds)
 	rep.Repeat = opt.Repeat
 
-	// Correctness.
-	logf("checking the cdcmerge table")
-	rep.Correctness = verify(ctx, wh, duckOut, ds, opt.Seed, rep.cdcmergeFailed())
-	logf("correctness vs %s: match=%v %s", rep.Correctness.Reference, rep.Correctness.Match, rep.Correctness.Detail)
-	logf("checking the cdcmerge merge-on-read table")
-	mor := verify(ctx, whMOR, duckOut, ds, opt.Seed, rep.cdcmergeFailed())
+	// Correctness: every table against one reference.
+	ref := newReference(ctx, duckOut, ds.cfg, 0)
+	check := func(contender, wh string) Correctness {
+		logf("checking the %s table", contender)
+		c := verify(ctx, wh, ref, rep.failed(contender))
+		logf("%s correctness vs %s: match=%v %s", contender, c.Reference, c.Match, c.Detail)
+		return c
+	}
+	rep.Correctness = check("cdcmerge", wh)
+	mor := check("cdcmerge merge-on-read", whMOR)
 	rep.CorrectnessMOR = &mor
-	logf("merge-on-read correctness vs %s: match=%v %s", mor.Reference, mor.Match, mor.Detail)
+	part := "cdcmerge " + modeMergeOnReadPartitioned
+	rep.Checks = append(rep.Checks, Check{Table: part, After: "incremental merge", Correctness: check(part, whPart)})
+	ref = nil
+	debug.FreeOSMemory()
 
 	// Small batches, then the read after merge (once, not per round).
 	if opt.SmallRuns > 0 {
 		sb, err := prepareSmallBatches(ctx, work, ds, opt.SmallRuns, logf)
 		if err != nil {
 			return nil, err
+		}
+		add := func(s SmallBatchSeries, rows []Result) {
+			rep.SmallBatches = append(rep.SmallBatches, s)
+			rep.Results = append(rep.Results, rows...)
+			logf("%s: small batches p50 %.3f s, p95 %.3f s, max %.3f s %s", s.Contender, s.P50, s.P95, s.Max, s.Error)
 		}
 		var mor SmallBatchSeries // the merge-on-read (v2) series, which growth compares with
 		for _, mode := range []string{"", "merge-on-read", modeMergeOnReadV3, modeMergeOnReadEquality} {
@@ -202,13 +218,25 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			if err != nil {
 				return nil, err
 			}
-			rep.SmallBatches = append(rep.SmallBatches, s)
+			add(s, rows)
 			if mode == "merge-on-read" {
 				mor = s
 			}
-			rep.Results = append(rep.Results, rows...)
-			logf("%s: small batches p50 %.3f s, p95 %.3f s, max %.3f s %s", s.Contender, s.P50, s.P95, s.Max, s.Error)
+			if mode != "" || peerBin == "" {
+				continue
+			}
+			// DuckDB's series next to copy-on-write's, which it resembles:
+			// both rewrite the whole table per batch.
+			logf("small batches: %d runs of %d changes, duckdb (one peer process each)", opt.SmallRuns, SmallBatchChanges)
+			d, rows, err := runDuckDBSmallBatches(ctx, peerBin, work, ds, sb, opt.Threads, logf)
+			if err != nil {
+				return nil, err
+			}
+			add(d, rows)
 		}
+		debug.FreeOSMemory()
+		rep.Checks = append(rep.Checks, checkSmallBatches(ctx, rep.SmallBatches, ds, len(sb.files), logf)...)
+		debug.FreeOSMemory()
 		// Growth: the same first batches into a table of one LOAD file.
 		if full := mor; len(ds.loadFiles) > 1 && full.Error == "" {
 			few := *sb
@@ -218,8 +246,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			if err != nil {
 				return nil, err
 			}
-			rep.SmallBatches = append(rep.SmallBatches, s)
-			rep.Results = append(rep.Results, rows...)
+			add(s, rows)
 			rep.SmallBatchGrowth = growth(full, s, fmt.Sprintf("1/%d", len(ds.loadFiles)))
 			if g := rep.SmallBatchGrowth; g != nil {
 				logf("small batch growth: p50 %.3f s into the full table vs %.3f s into %s of it (x%.2f)", g.FullP50, g.SmallP50, g.SmallShare, g.Ratio)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +59,9 @@ func TestHarnessXS(t *testing.T) {
 	want := map[string]bool{
 		"cdcmerge/initial load": false, "cdcmerge/incremental merge": false, "cdcmerge/total": false,
 		"cdcmerge merge-on-read/initial load": false, "cdcmerge merge-on-read/incremental merge": false,
-		"floor/rewrite LOAD files": false, "floor/rewrite CDC files": false, "floor/total": false,
+		"cdcmerge merge-on-read-partitioned/initial load": false, "cdcmerge merge-on-read-partitioned/incremental merge": false,
+		"cdcmerge merge-on-read-partitioned/total": false,
+		"floor/rewrite LOAD files":                 false, "floor/rewrite CDC files": false, "floor/total": false,
 	}
 	for _, c := range []string{"cdcmerge", "cdcmerge merge-on-read"} {
 		for _, p := range []string{"small batch p50", "small batch p95", "small batch max", "read before compact", "compact before read", "read after compact"} {
@@ -121,6 +124,46 @@ func TestHarnessXS(t *testing.T) {
 		}
 	}
 
+	// The further checks: the partitioned table after the incremental
+	// merge, then every write mode's table after the small batches, each
+	// against the naive replay (of the LOAD rows and the small batches
+	// only, for the latter).
+	wantChecks := []string{"cdcmerge merge-on-read-partitioned table after the incremental merge"}
+	for _, s := range rep.SmallBatches[:4] {
+		wantChecks = append(wantChecks, s.Contender+" table after the small batches")
+	}
+	if len(rep.Checks) != len(wantChecks) {
+		t.Fatalf("%d checks, want %v: %+v", len(rep.Checks), wantChecks, rep.Checks)
+	}
+	for i, ch := range rep.Checks {
+		rows := c.TableRows
+		if i > 0 {
+			rows = int(scanned[0])
+		}
+		if ch.name() != wantChecks[i] || ch.Reference != "naive replay" || !ch.Match || ch.TableRows != rows || ch.ReferenceRows != rows {
+			t.Errorf("check %d: %+v, want %s matching %d rows", i, ch, wantChecks[i], rows)
+		}
+	}
+	if err := rep.Mismatch(); err != nil {
+		t.Error(err)
+	}
+	// The partitioned contender's table is partitioned: one spec field,
+	// and more data files than the unpartitioned merge-on-read table's.
+	files := map[string]int{}
+	for _, mode := range []string{"merge-on-read", modeMergeOnReadPartitioned} {
+		tbl, err := openTable(ctx, filepath.Join(tmp, "work", "XS", "warehouse-"+mode))
+		if err != nil || tbl.CurrentSnapshot() == nil {
+			t.Fatalf("%s table: %v", mode, err)
+		}
+		if spec := tbl.Spec(); mode == modeMergeOnReadPartitioned && spec.NumFields() != 1 {
+			t.Errorf("%s: partition spec %v", mode, spec)
+		}
+		files[mode], _ = strconv.Atoi(tbl.CurrentSnapshot().Summary.Properties["total-data-files"])
+	}
+	if files[modeMergeOnReadPartitioned] <= files["merge-on-read"] {
+		t.Errorf("data files: %v, want more in the partitioned table", files)
+	}
+
 	// The chart.
 	pngBytes, err := os.ReadFile(filepath.Join(results, "XS.png"))
 	if err != nil {
@@ -141,8 +184,8 @@ func TestHarnessXS(t *testing.T) {
 	var last struct {
 		Files int `json:"files"`
 	}
-	if n := len(rep.CdcmergeRuns); n != 4 {
-		t.Fatalf("%d cdcmerge run stats, want 4 (two per write mode)", n)
+	if n := len(rep.CdcmergeRuns); n != 6 {
+		t.Fatalf("%d cdcmerge run stats, want 6 (two per contender)", n)
 	}
 	if err := json.Unmarshal(rep.CdcmergeRuns[1].Stats, &last); err != nil || last.Files != Sizes["XS"].CDCFiles {
 		t.Fatalf("incremental run stats %s (err %v)", rep.CdcmergeRuns[1].Stats, err)
@@ -164,7 +207,8 @@ func TestHarnessXS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"| contender | phase | seconds |", "| cdcmerge | incremental merge |", "| floor | total |", "MATCH", "unavailable", "$0.44/DPU-h", "| cdcmerge merge-on-read | small batch p95 |", "Small batches and read after merge", "Small batch as the table grows"} {
+	for _, s := range []string{"cdcmerge merge-on-read-partitioned table after the incremental merge vs naive replay: **MATCH**",
+		"cdcmerge merge-on-read-v3 table after the small batches vs naive replay: **MATCH**", "| contender | phase | seconds |", "| cdcmerge | incremental merge |", "| floor | total |", "MATCH", "unavailable", "$0.44/DPU-h", "| cdcmerge merge-on-read | small batch p95 |", "Small batches and read after merge", "Small batch as the table grows"} {
 		if !strings.Contains(string(md), s) {
 			t.Errorf("markdown lacks %q:\n%s", s, md)
 		}

@@ -96,6 +96,8 @@ func contenderColor(c string) color.RGBA {
 		return color.RGBA{0x1f, 0x77, 0xb4, 0xff} // blue
 	case "cdcmerge merge-on-read":
 		return color.RGBA{0x2c, 0xa0, 0x2c, 0xff} // green
+	case "cdcmerge " + modeMergeOnReadPartitioned:
+		return color.RGBA{0x17, 0xbe, 0xcf, 0xff} // teal
 	case "duckdb":
 		return color.RGBA{0xff, 0x7f, 0x0e, 0xff} // orange
 	case "floor":

@@ -84,6 +84,10 @@ func runCdcmerge(ctx context.Context, bin, work string, ds *dataset, rep *Report
 	args = append(args, writeModeArgs(mode)...)
 	var total, peak float64
 	var failed bool
+	note := ""
+	if mode == modeMergeOnReadPartitioned {
+		note = "partitioned by " + PartitionSpec
+	}
 	for _, step := range []struct {
 		phase string
 		files []string
@@ -91,7 +95,7 @@ func runCdcmerge(ctx context.Context, bin, work string, ds *dataset, rep *Report
 		if err := linkInto(tableDir, step.files); err != nil {
 			return "", err
 		}
-		res := Result{Contender: contender, Phase: step.phase, Process: true}
+		res := Result{Contender: contender, Phase: step.phase, Process: true, Note: note}
 		pr, err := runProc(ctx, work, nil, bin, args...)
 		res.Seconds, res.PeakRSSMiB = pr.wall, pr.rssMiB
 		if err != nil {
@@ -124,11 +128,21 @@ func runCdcmerge(ctx context.Context, bin, work string, ds *dataset, rep *Report
 }
 
 // Bench modes beyond the two --write-mode values: merge-on-read on format
-// v3 (deletion vectors) and merge-on-read with equality deletes.
+// v3 (deletion vectors), merge-on-read with equality deletes, and
+// merge-on-read into a table partitioned by PartitionSpec.
 const (
-	modeMergeOnReadV3       = "merge-on-read-v3"
-	modeMergeOnReadEquality = "merge-on-read-equality"
+	modeMergeOnReadV3          = "merge-on-read-v3"
+	modeMergeOnReadEquality    = "merge-on-read-equality"
+	modeMergeOnReadPartitioned = "merge-on-read-partitioned"
 )
+
+// PartitionSpec is the partition spec of the partitioned contender. Of
+// what the generated orders table offers, only a field on the key lets a
+// merge skip files by partition (merge/partition.go keyPartitionFilter); a
+// month(created_at) spec would prune nothing. With 16 buckets, a batch of
+// more than a few hundred random keys still touches every bucket, so the
+// contender shows the cost of the fanout (16 files per write), not a gain.
+const PartitionSpec = "bucket(16, order_id)"
 
 // writeModeArgs are the run flags that create a table in bench mode mode
 // ("" for the default, copy-on-write).
@@ -140,6 +154,8 @@ func writeModeArgs(mode string) []string {
 		return []string{"--write-mode", "merge-on-read", "--format-version", "3"}
 	case modeMergeOnReadEquality:
 		return []string{"--write-mode", "merge-on-read", "--delete-strategy", "equality"}
+	case modeMergeOnReadPartitioned:
+		return []string{"--write-mode", "merge-on-read", "--partition", Table + "=" + PartitionSpec}
 	}
 	return []string{"--write-mode", mode}
 }
@@ -183,6 +199,24 @@ type duckResult struct {
 	MemoryLimit   string  `json:"memory_limit"`
 }
 
+// runPeer runs the DuckDB peer once: the table state from the Parquet
+// files of loadGlob, the CDC files of cdcGlob ("" for none) deduped and
+// merged in, the result exported to out. The error covers both the process
+// and its unreadable output.
+func runPeer(ctx context.Context, bin, work, loadGlob, cdcGlob, out string, threads int) (procResult, duckResult, error) {
+	pr, err := runProc(ctx, work, nil, bin,
+		"--load-glob", loadGlob, "--cdc-glob", cdcGlob,
+		"--key", Key, "--timestamp-column", "commit_ts",
+		"--out", out, "--threads", fmt.Sprint(threads))
+	var dr duckResult
+	if err == nil {
+		if jerr := json.Unmarshal(pr.stdout, &dr); jerr != nil {
+			err = fmt.Errorf("unreadable peer output: %v", jerr)
+		}
+	}
+	return pr, dr, err
+}
+
 // runDuckDB runs the peer on the dataset and returns its output Parquet
 // file, or "" if it failed (the failure is recorded in the report).
 func runDuckDB(ctx context.Context, bin, work string, ds *dataset, threads int, rep *Report) string {
@@ -192,17 +226,7 @@ func runDuckDB(ctx context.Context, bin, work string, ds *dataset, threads int, 
 		return ""
 	}
 	out := filepath.Join(outDir, "orders.parquet")
-	pr, err := runProc(ctx, work, nil, bin,
-		"--load-glob", filepath.Join(ds.tableDir, "LOAD*.parquet"),
-		"--cdc-glob", filepath.Join(ds.tableDir, "2*.parquet"),
-		"--key", Key, "--timestamp-column", "commit_ts",
-		"--out", out, "--threads", fmt.Sprint(threads))
-	var dr duckResult
-	if err == nil {
-		if jerr := json.Unmarshal(pr.stdout, &dr); jerr != nil {
-			err = fmt.Errorf("unreadable peer output: %v", jerr)
-		}
-	}
+	pr, dr, err := runPeer(ctx, bin, work, loadGlob(ds), filepath.Join(ds.tableDir, "2*.parquet"), out, threads)
 	if err != nil {
 		rep.Results = append(rep.Results, Result{Contender: "duckdb", Phase: "total (process)", Seconds: pr.wall, PeakRSSMiB: pr.rssMiB, Process: true, Error: err.Error()})
 		rep.DuckDB.Reason = "run failed: " + err.Error()
@@ -218,3 +242,6 @@ func runDuckDB(ctx context.Context, bin, work string, ds *dataset, threads int, 
 	)
 	return out
 }
+
+// loadGlob matches the dataset's LOAD files (the table's initial state).
+func loadGlob(ds *dataset) string { return filepath.Join(ds.tableDir, "LOAD*.parquet") }

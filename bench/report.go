@@ -34,6 +34,36 @@ type Report struct {
 	SmallBatchGrowth *SmallBatchGrowth `json:"small_batch_growth,omitempty"`
 	// RatioBase names what the ratio column divides by.
 	RatioBase string `json:"ratio_base"`
+	// Checks are the further tables checked: the partitioned contender's
+	// after the incremental merge, and every write mode's after the small
+	// batches (against the DuckDB peer's state after the same batches).
+	Checks []Check `json:"checks,omitempty"`
+}
+
+// Check is the correctness of one more table.
+type Check struct {
+	Table string `json:"table"` // the contender whose table was checked
+	After string `json:"after"` // the scenario it was checked after
+	Correctness
+}
+
+// name says which table was checked, after what.
+func (c Check) name() string {
+	if c.After == "" {
+		return c.Table + " table"
+	}
+	return c.Table + " table after the " + c.After
+}
+
+// Mismatch returns an error naming the first table checked that does not
+// equal its reference, or nil.
+func (r *Report) Mismatch() error {
+	for _, c := range r.allChecks() {
+		if !c.Match {
+			return fmt.Errorf("bench: the %s does not match the %s: %s", c.name(), c.Reference, c.Detail)
+		}
+	}
+	return nil
 }
 
 // Result is one contender's phase.
@@ -112,9 +142,19 @@ func (p Prices) Glue(sec float64) float64 {
 	return max(sec, p.GlueMinSeconds) / 3600 * p.GlueDPU * p.GlueDPUHour
 }
 
-func (r *Report) cdcmergeFailed() bool {
+// allChecks are Correctness, CorrectnessMOR and Checks.
+func (r *Report) allChecks() []Check {
+	all := []Check{{Table: "cdcmerge", Correctness: r.Correctness}}
+	if m := r.CorrectnessMOR; m != nil {
+		all = append(all, Check{Table: "cdcmerge merge-on-read", Correctness: *m})
+	}
+	return append(all, r.Checks...)
+}
+
+// failed reports whether a row of contender failed.
+func (r *Report) failed(contender string) bool {
 	for _, x := range r.Results {
-		if strings.HasPrefix(x.Contender, "cdcmerge") && x.Error != "" {
+		if x.Contender == contender && x.Error != "" {
 			return true
 		}
 	}
@@ -180,26 +220,8 @@ func (r *Report) Markdown() string {
 			fmt.Fprintf(&b, "DuckDB peer: unavailable (%s).\n", oneLine(r.DuckDB.Reason))
 		}
 	}
-	c := r.Correctness
-	verdict := "MATCH"
-	if !c.Match {
-		verdict = "MISMATCH"
-	}
-	fmt.Fprintf(&b, "Correctness: cdcmerge table vs %s: **%s** (%d rows vs %d)", c.Reference, verdict, c.TableRows, c.ReferenceRows)
-	if c.Detail != "" {
-		fmt.Fprintf(&b, ": %s", oneLine(c.Detail))
-	}
-	b.WriteString(".\n")
-	if m := r.CorrectnessMOR; m != nil {
-		v := "MATCH"
-		if !m.Match {
-			v = "MISMATCH"
-		}
-		fmt.Fprintf(&b, "Correctness: cdcmerge merge-on-read table vs %s: **%s** (%d rows vs %d)", m.Reference, v, m.TableRows, m.ReferenceRows)
-		if m.Detail != "" {
-			fmt.Fprintf(&b, ": %s", oneLine(m.Detail))
-		}
-		b.WriteString(".\n")
+	for _, c := range r.allChecks() {
+		writeCorrectness(&b, c)
 	}
 	b.WriteString("\n")
 	b.WriteString("| contender | phase | seconds | peak RSS MiB | ratio vs DuckDB job | Fargate USD | Glue USD |\n")
@@ -260,6 +282,19 @@ func (r *Report) Markdown() string {
 			g.Mode, g.Runs, g.FullP50, g.SmallP50, g.SmallShare, g.Ratio)
 	}
 	return b.String()
+}
+
+// writeCorrectness writes one "Correctness:" line of the markdown.
+func writeCorrectness(b *strings.Builder, c Check) {
+	verdict := "MATCH"
+	if !c.Match {
+		verdict = "MISMATCH"
+	}
+	fmt.Fprintf(b, "Correctness: %s vs %s: **%s** (%d rows vs %d)", c.name(), c.Reference, verdict, c.TableRows, c.ReferenceRows)
+	if c.Detail != "" {
+		fmt.Fprintf(b, ": %s", oneLine(c.Detail))
+	}
+	b.WriteString(".\n")
 }
 
 // loadAvg returns the 1, 5 and 15 minute load averages, or "".

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cdcmerge/cdcmerge/catalog"
 	"github.com/cdcmerge/cdcmerge/gen"
 )
 
@@ -62,7 +61,13 @@ type SmallBatchSeries struct {
 	FinalCompact *Compaction `json:"final_compaction,omitempty"`
 	ScanAfter    *Scan       `json:"scan_after_compact,omitempty"`
 	Error        string      `json:"error,omitempty"`
+	// out is where the table's state is after the series: the warehouse
+	// of a cdcmerge series, the last exported Parquet file of DuckDB's.
+	out string
 }
+
+// modeDuckDB is the Mode of the DuckDB peer's small batch series.
+const modeDuckDB = "duckdb"
 
 // Compaction is one `cdcmerge compact` process.
 type Compaction struct {
@@ -256,6 +261,7 @@ func runSmallBatches(ctx context.Context, bin, work string, ds *dataset, sb *sma
 	}
 	src := filepath.Join(work, "source-small"+suffix)
 	wh := filepath.Join(work, "warehouse-small"+suffix)
+	s.out = wh
 	for _, d := range []string{src, wh} {
 		if err := resetDir(d); err != nil {
 			return s, nil, err
@@ -272,8 +278,7 @@ func runSmallBatches(ctx context.Context, bin, work string, ds *dataset, sb *sma
 	pr, err := runProc(ctx, work, nil, bin, args...)
 	s.LoadSeconds = pr.wall
 	if err != nil {
-		s.Error = "initial load: " + err.Error()
-		return s, s.rows(), nil
+		return s.stop("initial load: %v", err)
 	}
 	for i, f := range sb.files {
 		run := i + 1
@@ -302,8 +307,7 @@ func runSmallBatches(ctx context.Context, bin, work string, ds *dataset, sb *sma
 			}
 		}
 		if err != nil {
-			s.Error = fmt.Sprintf("run %d: %v", run, err)
-			return s, s.rows(), nil
+			return s.stop("run %d: %v", run, err)
 		}
 		if run%max(len(sb.files)/10, 1) == 0 {
 			logf("%s: small batch %d/%d: %.3f s", contender, run, len(sb.files), pr.wall)
@@ -312,8 +316,7 @@ func runSmallBatches(ctx context.Context, bin, work string, ds *dataset, sb *sma
 			c := compact(ctx, bin, work, compactArgs, run)
 			s.Compactions = append(s.Compactions, c)
 			if c.Error != "" {
-				s.Error = fmt.Sprintf("compaction after run %d: %s", run, c.Error)
-				return s, s.rows(), nil
+				return s.stop("compaction after run %d: %s", run, c.Error)
 			}
 		}
 	}
@@ -336,6 +339,75 @@ func runSmallBatches(ctx context.Context, bin, work string, ds *dataset, sb *sma
 	logf("%s: read after merge: scan %.3f s (%d rows, %s data + %s delete files), compact %.3f s, scan %.3f s (%s data + %s delete files)",
 		contender, sc.Seconds, sc.Rows, sc.DataFiles, sc.DeleteFiles, c.Seconds, sc2.Seconds, sc2.DataFiles, sc2.DeleteFiles)
 	return s, s.rows(), nil
+}
+
+// runDuckDBSmallBatches is the small batches scenario for the DuckDB peer,
+// one peer process per batch as a scheduled job would run it (process
+// start included), each doing the seed's job: read the table state from
+// the Parquet file the previous run exported (the first run: from the LOAD
+// files, timed as the initial load), dedupe the batch's CDC file, MERGE it
+// in, export the new state (zstd). Failures are recorded in the series.
+func runDuckDBSmallBatches(ctx context.Context, bin, work string, ds *dataset, sb *smallBatchFiles, threads int, logf func(string, ...any)) (SmallBatchSeries, []Result, error) {
+	s := SmallBatchSeries{Contender: "duckdb", Mode: modeDuckDB, Runs: len(sb.files), BatchChanges: SmallBatchChanges, LoadFiles: len(ds.loadFiles)}
+	dir := filepath.Join(work, "duckdb-small")
+	if err := resetDir(dir); err != nil {
+		return s, nil, err
+	}
+	state := func(run int) string { return filepath.Join(dir, fmt.Sprintf("orders-%04d.parquet", run)) }
+	pr, _, err := runPeer(ctx, bin, work, loadGlob(ds), "", state(0), threads)
+	s.LoadSeconds = pr.wall
+	if err != nil {
+		return s.stop("initial load: %v", err)
+	}
+	for i, f := range sb.files {
+		run := i + 1
+		pr, dr, err := runPeer(ctx, bin, work, state(run-1), f, state(run), threads)
+		s.Seconds = append(s.Seconds, pr.wall)
+		s.PeakRSSMiB = append(s.PeakRSSMiB, pr.rssMiB)
+		if err != nil {
+			return s.stop("run %d: %v", run, err)
+		}
+		s.EngineSeconds = append(s.EngineSeconds, dr.TotalSeconds)
+		phases, err := json.Marshal(map[string]float64{"load": dr.LoadSeconds, "dedupe_merge": dr.MergeSeconds, "export": dr.ExportSeconds})
+		if err != nil {
+			return s, nil, err
+		}
+		s.Phases = append(s.Phases, phases)
+		if err := os.Remove(state(run - 1)); err != nil {
+			return s, nil, err
+		}
+		if run%max(len(sb.files)/10, 1) == 0 {
+			logf("duckdb: small batch %d/%d: %.3f s", run, len(sb.files), pr.wall)
+		}
+	}
+	s.out = state(len(sb.files))
+	return s, s.rows(), nil
+}
+
+// checkSmallBatches compares the table of every cdcmerge series (but the
+// growth comparison's) with the DuckDB series' final state, or without it
+// with the naive replay of the LOAD rows and the small batches.
+func checkSmallBatches(ctx context.Context, series []SmallBatchSeries, ds *dataset, runs int, logf func(string, ...any)) []Check {
+	duckOut := ""
+	for _, s := range series {
+		if s.Mode == modeDuckDB && s.Error == "" {
+			duckOut = s.out
+		}
+	}
+	cfg := ds.cfg
+	cfg.Changes += runs * SmallBatchChanges
+	cfg.CDCFiles = 1
+	ref := newReference(ctx, duckOut, cfg, ds.cfg.Changes)
+	var out []Check
+	for _, s := range series {
+		if s.Mode == modeDuckDB || s.LoadFiles < len(ds.loadFiles) {
+			continue
+		}
+		c := Check{Table: s.Contender, After: "small batches", Correctness: verify(ctx, s.out, ref, s.Error != "")}
+		logf("%s vs %s: match=%v %s", c.name(), c.Reference, c.Match, c.Detail)
+		out = append(out, c)
+	}
+	return out
 }
 
 // compact runs `cdcmerge compact` as a subprocess.
@@ -370,20 +442,9 @@ func scanTable(ctx context.Context, wh string) Scan {
 	resetPeakRSS()
 	t0 := time.Now()
 	err := func() error {
-		cat, err := catalog.Open(ctx, catalog.Config{Warehouse: wh})
+		tbl, err := openTable(ctx, wh)
 		if err != nil {
 			return err
-		}
-		ident, err := catalog.Ident(Table)
-		if err != nil {
-			return err
-		}
-		tbl, err := catalog.LoadTable(ctx, cat, ident)
-		if err != nil {
-			return err
-		}
-		if tbl == nil {
-			return fmt.Errorf("table %s does not exist", Table)
 		}
 		snap := tbl.CurrentSnapshot()
 		if snap == nil {
@@ -436,6 +497,14 @@ func median(xs []float64) float64 {
 		return (s[len(s)/2-1] + s[len(s)/2]) / 2
 	}
 	return s[len(s)/2]
+}
+
+// stop records the series' failure and returns what a series function
+// returns then: the series and its rows so far, no harness error.
+func (s *SmallBatchSeries) stop(format string, a ...any) (SmallBatchSeries, []Result, error) {
+	s.Error = fmt.Sprintf(format, a...)
+	rows := s.rows()
+	return *s, rows, nil
 }
 
 // rows fills the summary fields and returns the series' result rows.

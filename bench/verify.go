@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/apache/iceberg-go/table"
 
 	"github.com/cdcmerge/cdcmerge/catalog"
 	"github.com/cdcmerge/cdcmerge/gen"
@@ -46,11 +47,41 @@ type fingerprints struct {
 	dups    []int64
 }
 
-func verify(ctx context.Context, wh, duckOut string, ds *dataset, seed int64, engineFailed bool) Correctness {
-	c := Correctness{Reference: "naive replay"}
+// reference is what tables are checked against: the DuckDB peer's output
+// Parquet file or, without it, the naive replay of the generated stream.
+// Its fingerprints are computed once for all the tables it checks, and
+// dropped before the next timed process (the harness's own memory counts
+// in a child's peak RSS, see runProc).
+type reference struct {
+	name    string
+	fp      *fingerprints
+	err     error
+	seconds float64
+}
+
+// newReference reads duckOut or, when it is "", replays the generated
+// stream of cfg from change number from on (the changes before it are not
+// in the tables checked: the small batches continue the stream past the
+// CDC files of the incremental merge, into a table loaded from the LOAD
+// files only).
+func newReference(ctx context.Context, duckOut string, cfg gen.Config, from int) *reference {
+	t0 := time.Now()
+	r := &reference{name: "naive replay"}
 	if duckOut != "" {
-		c.Reference = "duckdb"
+		r.name = "duckdb"
+		r.fp, r.err = parquetFingerprints(ctx, duckOut)
+	} else {
+		r.fp, r.err = replayFingerprints(cfg, from)
 	}
+	r.seconds = elapsed(t0)
+	return r
+}
+
+// verify compares the current snapshot of the table in warehouse wh with
+// ref. CompareSeconds covers reading the table, comparing, and computing
+// the reference.
+func verify(ctx context.Context, wh string, ref *reference, engineFailed bool) Correctness {
+	c := Correctness{Reference: ref.name}
 	if engineFailed {
 		c.Detail = "cdcmerge failed; nothing to compare"
 		return c
@@ -61,18 +92,12 @@ func verify(ctx context.Context, wh, duckOut string, ds *dataset, seed int64, en
 		c.Detail = "reading the cdcmerge table: " + err.Error()
 		return c
 	}
-	var want *fingerprints
-	if duckOut != "" {
-		want, err = parquetFingerprints(ctx, duckOut)
-	} else {
-		want, err = replayFingerprints(ds.cfg)
-	}
-	if err != nil {
-		c.Detail = "reading the reference: " + err.Error()
+	if ref.err != nil {
+		c.Detail = "reading the reference: " + ref.err.Error()
 		return c
 	}
-	compare(&c, got, want)
-	c.CompareSeconds = elapsed(t0)
+	compare(&c, got, ref.fp)
+	c.CompareSeconds = elapsed(t0) + ref.seconds
 	return c
 }
 
@@ -195,6 +220,22 @@ func (fp *fingerprints) add(k int64, h uint64) {
 
 // tableFingerprints scans the current snapshot of the Iceberg table.
 func tableFingerprints(ctx context.Context, wh string) (*fingerprints, error) {
+	tbl, err := openTable(ctx, wh)
+	if err != nil {
+		return nil, err
+	}
+	if tbl.CurrentSnapshot() == nil {
+		return &fingerprints{rows: map[int64]uint64{}}, nil
+	}
+	_, recs, err := tbl.Scan().ToArrowRecords(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return addRecords(recs)
+}
+
+// openTable loads Table from the SQL catalog of warehouse wh.
+func openTable(ctx context.Context, wh string) (*table.Table, error) {
 	cat, err := catalog.Open(ctx, catalog.Config{Warehouse: wh})
 	if err != nil {
 		return nil, err
@@ -208,16 +249,9 @@ func tableFingerprints(ctx context.Context, wh string) (*fingerprints, error) {
 		return nil, err
 	}
 	if tbl == nil {
-		return nil, fmt.Errorf("table %s does not exist", Table)
+		return nil, fmt.Errorf("table %s does not exist in %s", Table, wh)
 	}
-	if tbl.CurrentSnapshot() == nil {
-		return &fingerprints{rows: map[int64]uint64{}}, nil
-	}
-	_, recs, err := tbl.Scan().ToArrowRecords(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return addRecords(recs)
+	return tbl, nil
 }
 
 // parquetFingerprints reads a Parquet file (the DuckDB output).
@@ -253,8 +287,9 @@ func parquetFingerprints(ctx context.Context, path string) (*fingerprints, error
 // replayFingerprints is the naive model: the generated change stream (the
 // same rows gen wrote) applied row by row in memory, by the rules of the
 // README: every LOAD row ranks below every CDC row; CDC rows are ordered by
-// commit_ts, then file, then position; D deletes, I and U upsert.
-func replayFingerprints(cfg gen.Config) (*fingerprints, error) {
+// commit_ts, then file, then position; D deletes, I and U upsert. The first
+// from changes of the stream are left out.
+func replayFingerprints(cfg gen.Config, from int) (*fingerprints, error) {
 	load, cdc, schema, _, err := gen.GenerateChanges(cfg, Table)
 	if err != nil {
 		return nil, err
@@ -281,6 +316,10 @@ func replayFingerprints(cfg gen.Config) (*fingerprints, error) {
 	for _, f := range cdc {
 		flat = append(flat, f...) // files in name order, rows in file order
 	}
+	if from > len(flat) {
+		return nil, fmt.Errorf("replay from change %d of %d", from, len(flat))
+	}
+	flat = flat[from:] // stream order, so before or after the sort alike
 	sort.SliceStable(flat, func(a, b int) bool {
 		return flat[a].Values[tsIdx].(string) < flat[b].Values[tsIdx].(string)
 	})

@@ -53,8 +53,5 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fmt.Fprint(stdout, rep.Markdown())
-	if !rep.Correctness.Match {
-		return fmt.Errorf("bench: the cdcmerge table does not match the %s: %s", rep.Correctness.Reference, rep.Correctness.Detail)
-	}
-	return nil
+	return rep.Mismatch()
 }
