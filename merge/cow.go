@@ -59,7 +59,7 @@ func planCopyOnWrite(ctx context.Context, tbl *table.Table, key []string, res *d
 	if !ok {
 		return nil, fmt.Errorf("key column %q is not in the table", key[0])
 	}
-	inPartition := keyPartitionFilter(tbl, key, res) // nil: the partition says nothing about keys
+	inPartition := keyPartitionFilter(tbl, key, res, tasks) // nil: the partition says nothing about keys
 	var buf []byte
 	for _, task := range tasks {
 		if len(task.DeleteFiles)+len(task.EqualityDeleteFiles)+len(task.DeletionVectorFiles) > 0 {

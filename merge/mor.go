@@ -93,7 +93,7 @@ func planMergeOnRead(ctx context.Context, tbl *table.Table, key []string, res *d
 	readDeletes := map[string]bool{}
 	var delFiles []iceberg.DataFile
 	var cands []table.FileScanTask
-	inPartition := keyPartitionFilter(tbl, key, res) // nil: the partition says nothing about keys
+	inPartition := keyPartitionFilter(tbl, key, res, tasks) // nil: the partition says nothing about keys
 	for _, task := range tasks {
 		if len(task.EqualityDeleteFiles) > 0 {
 			return nil, fmt.Errorf("data file %s has equality deletes, which the position delete strategy cannot see through; run cdcmerge compact on the table first", task.File.FilePath())

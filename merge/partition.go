@@ -252,7 +252,12 @@ func partitionOf(tbl *table.Table, df iceberg.DataFile) (iceberg.PartitionSpec, 
 // the key; fields on other columns (day(updated_at)) say nothing about
 // where a key lives and are ignored. Only int, long and string key
 // columns are decoded; others turn pruning off.
-func keyPartitionFilter(tbl *table.Table, key []string, res *dedupe.Result) func(iceberg.DataFile) bool {
+//
+// tasks are the files the filter will be asked about: once the keys seen
+// cover every partition those files are in (random keys into bucket(16,
+// id) do after a few dozen keys), no file can be pruned and the rest of
+// the keys are not transformed at all.
+func keyPartitionFilter(tbl *table.Table, key []string, res *dedupe.Result, tasks []table.FileScanTask) func(iceberg.DataFile) bool {
 	spec := tbl.Spec()
 	sc := tbl.Schema()
 	types := make([]iceberg.Type, len(key))
@@ -290,6 +295,33 @@ func keyPartitionFilter(tbl *table.Table, key []string, res *dedupe.Result) func
 		}
 		return b.String()
 	}
+	specID := spec.ID()
+	// fileTuple is a file's tuple of the key-derived partition values;
+	// false when the file says nothing (another spec, a missing value).
+	fileTuple := func(df iceberg.DataFile) (string, bool) {
+		if int(df.SpecID()) != specID {
+			return "", false
+		}
+		p := df.Partition()
+		vals := make([]any, len(fields))
+		for f, kf := range fields {
+			v, ok := p[kf.id]
+			if !ok || v == nil {
+				return "", false
+			}
+			vals[f] = v
+		}
+		return tuple(vals), true
+	}
+	unseen := map[string]bool{} // partitions of tasks no key has reached yet
+	for _, t := range tasks {
+		if tp, ok := fileTuple(t.File); ok {
+			unseen[tp] = true
+		}
+	}
+	if len(unseen) == 0 {
+		return nil
+	}
 	want := map[string]bool{}
 	lits := make([]iceberg.Literal, len(key))
 	vals := make([]any, len(fields))
@@ -304,23 +336,17 @@ func keyPartitionFilter(tbl *table.Table, key []string, res *dedupe.Result) func
 			}
 			vals[f] = out.Val.Any()
 		}
-		want[tuple(vals)] = true
-	}
-	specID := spec.ID()
-	return func(df iceberg.DataFile) bool {
-		if int(df.SpecID()) != specID {
-			return true
-		}
-		p := df.Partition()
-		vals := make([]any, len(fields))
-		for f, kf := range fields {
-			v, ok := p[kf.id]
-			if !ok || v == nil {
-				return true
+		tp := tuple(vals)
+		want[tp] = true
+		if unseen[tp] {
+			if delete(unseen, tp); len(unseen) == 0 {
+				return nil // every file's partition holds some key
 			}
-			vals[f] = v
 		}
-		return want[tuple(vals)]
+	}
+	return func(df iceberg.DataFile) bool {
+		tp, ok := fileTuple(df)
+		return !ok || want[tp]
 	}
 }
 
