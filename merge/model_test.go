@@ -367,8 +367,8 @@ func runModel(t *testing.T, r *rand.Rand, s modelStream, mm modelMode, partition
 		// snapshots; the table and its checkpoint must survive both.
 		if r.Intn(3) == 0 {
 			// Sorted or not, with or without a memory budget; under
-			// the tiny one a sorted compaction spills every few rows
-			// and merges in passes.
+			// the tiny one a sorted compaction spills every batch it
+			// reads and merges the runs.
 			copt := merge.CompactOptions{TargetFileSize: 1 << 20, MinInputFiles: 2, SortByKey: r.Intn(2) == 0, Memory: []int64{0, 1 << 10, 1 << 10}[r.Intn(3)], TempDir: spill}
 			res, err := merge.Compact(ctx, tbl, copt)
 			if err != nil {
