@@ -97,7 +97,9 @@
 //     applying it whole. A run that stops between parts resumes at the
 //     next row group, the file alone in its batch.
 //   - No file's changes are applied twice under two names: the files of a
-//     batch are read through a reader.DigestSource, and a file with rows
+//     batch are read through a reader.DigestSource (shared CDC files of an
+//     S3 source by reader.SharedCDC, which digests its one read of each
+//     and gives every table's rows that digest), and a file with rows
 //     whose digest equals that of an earlier file of the batch or of one
 //     of the checkpoint's recent files is refused (or, under quarantine,
 //     skipped and recorded); the digests of the applied files go into the

@@ -60,7 +60,9 @@
 // A DigestSource wraps a Source and gives every file read through it a
 // Digest of its content, computed from the bytes the decoder reads anyway
 // (Parquet: the footer and the column chunks; CSV: the stream), so no file
-// is read twice. Byte-identical files get the same digest. The checkpoint
+// is read twice. Byte-identical files get the same digest. SharedCDC reads
+// each shared CDC file through a DigestSource and gives every table's
+// rows of it the digest of the whole file. The checkpoint
 // keeps the digests of the last RecentFiles files applied (Recent), so
 // that the same file delivered again under another name is recognised
 // later too. Fields are only ever added at the end of Checkpoint; an older
