@@ -98,8 +98,9 @@ func TestCompactThresholds(t *testing.T) {
 	})
 }
 
-// TestCompactSortByKey: compaction with SortByKey writes each output file
-// sorted by the key, keeps the rows, and keeps files within a partition.
+// TestCompactSortByKey: compaction with SortByKey writes each partition's
+// rows in key order (files with disjoint key ranges), keeps the rows, and
+// keeps files within a partition.
 func TestCompactSortByKey(t *testing.T) {
 	ctx := context.Background()
 	for _, part := range []string{"", "day(v_ts)"} {
