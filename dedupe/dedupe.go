@@ -233,7 +233,7 @@ func Latest(ctx context.Context, parts []Part, opt Options, mem memory.Allocator
 			continue
 		}
 		slices.Sort(rows)
-		rec, err := take(ctx, p.Record, rows, mem)
+		rec, err := Take(ctx, p.Record, rows, mem)
 		if err != nil {
 			res.Release()
 			return nil, err
@@ -374,7 +374,8 @@ func columnIndexes(sc *arrow.Schema, names []string) ([]int, error) {
 	return out, nil
 }
 
-func take(ctx context.Context, rec arrow.RecordBatch, rows []int32, mem memory.Allocator) (arrow.RecordBatch, error) {
+// Take returns the rows of rec at the given positions, in that order.
+func Take(ctx context.Context, rec arrow.RecordBatch, rows []int32, mem memory.Allocator) (arrow.RecordBatch, error) {
 	b := array.NewInt32Builder(mem)
 	b.AppendValues(rows, nil)
 	idx := b.NewArray()
@@ -407,7 +408,7 @@ func winnerKeys(ctx context.Context, parts []Part, keyIdx [][]int, wins []winner
 		}
 		keys := array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, p.Record.NumRows())
 		slices.Sort(rows[pi])
-		rec, err := take(ctx, keys, rows[pi], mem)
+		rec, err := Take(ctx, keys, rows[pi], mem)
 		keys.Release()
 		if err != nil {
 			for _, r := range out {

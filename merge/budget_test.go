@@ -20,8 +20,9 @@ import (
 // table equals the model. The batches are parts of files (row groups),
 // copy-on-write rewrites read their data files in small record batches,
 // and the writers are sized from the budget (one writer, small row groups,
-// short queues). Compaction under that budget keeps every row too. Each
-// write mode.
+// short queues). A sorted compaction under that budget keeps every row
+// too and writes files with disjoint key ranges. Copy-on-write, v2
+// position deletes and v3 deletion vectors.
 func TestSmallMemoryBudget(t *testing.T) {
 	const loadRows, changes, keys = 20000, 8000, 26000
 	r := rand.New(rand.NewSource(11))
@@ -57,7 +58,7 @@ func TestSmallMemoryBudget(t *testing.T) {
 		}
 		s.files = append(s.files, cdc)
 	}
-	for i, mm := range modelModes()[:3] {
+	for _, mm := range modelModes()[:3] {
 		t.Run(mm.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
@@ -75,6 +76,9 @@ func TestSmallMemoryBudget(t *testing.T) {
 			cat := openCatalog(t, filepath.Join(root, "wh"))
 			opt := mm.opt
 			opt.Key, opt.BatchBytes, opt.MemoryLimit = s.key, input/10, 1<<20
+			// Small files (rolled every 1000 rows past 64 KiB), so that
+			// compaction has several to merge.
+			opt.TableProperties = map[string]string{"write.target-file-size-bytes": "65536", "write.parquet.row-group-limit": "1000"}
 			st, err := merge.Table(ctx, cat, src, tableFiles(t, src, s.schema+"."+s.table), []string{s.schema, s.table}, opt)
 			if err != nil {
 				t.Fatal(err)
@@ -83,19 +87,22 @@ func TestSmallMemoryBudget(t *testing.T) {
 				t.Errorf("%d commits for input 10 times the batch budget: the files were not split", st.Commits)
 			}
 			tbl := s.check(t, cat, len(s.files), fmt.Sprintf("stats %+v", st))
-			// Compaction under the same budget, sorted by key or not,
-			// folds every delete file in and keeps every row.
-			sorted := i%2 == 0
-			if _, err := merge.Compact(ctx, tbl, merge.CompactOptions{MinInputFiles: 1, SortByKey: sorted, Memory: 1 << 20}); err != nil {
+			// Compaction under the same budget, sorted by key: the
+			// group is far larger than a sorted run (1/8 of the
+			// budget), so the runs are spilled and merged; the files
+			// come out in one key order, with disjoint key ranges, and
+			// nothing is left in the spill directory.
+			tmp := t.TempDir()
+			res, err := merge.Compact(ctx, tbl, merge.CompactOptions{MinInputFiles: 1, SortByKey: true, Memory: 1 << 20, TargetFileSize: 256 << 10, TempDir: tmp})
+			if err != nil {
 				t.Fatal(err)
 			}
 			tbl = s.check(t, cat, len(s.files), "after compaction")
-			// Sorted in runs that fit the budget: several files, each
-			// sorted.
-			if sorted {
-				if n := checkSortedFiles(t, tbl); n < 2 {
-					t.Errorf("%d data files after a sorted compaction of %d rows under a 1 MiB budget, want one per sorted run", n, loadRows)
-				}
+			if n := checkSortedCompaction(t, tbl, s.key); n < 2 || n != res.AddedDataFiles {
+				t.Errorf("%d data files after a sorted compaction of %d rows at a 256 KiB target (result %+v), want several", n, loadRows, res)
+			}
+			if left, err := os.ReadDir(tmp); err != nil || len(left) != 0 {
+				t.Errorf("the spill directory holds %d entries after the compaction (%v)", len(left), err)
 			}
 			if live, err := merge.LiveDeleteFiles(ctx, tbl); err != nil || len(live) != 0 {
 				t.Fatalf("after compaction %d delete files are left (%v)", len(live), err)

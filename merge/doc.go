@@ -70,7 +70,10 @@
 // # Maintenance
 //
 // Compact bin-packs each partition's small files and folds delete files in,
-// optionally sorting each group by key; CompactIfNeeded does it when a
+// optionally writing each partition's rewritten rows in one key order
+// (SortByKey: one group per partition, an external merge sort within the
+// memory budget, keysort.go), so the new files have disjoint key ranges;
+// CompactIfNeeded does it when a
 // threshold (delete files, small files) is reached; Expire and
 // CleanOrphans drop old snapshots and unreferenced files. Every
 // maintenance commit carries the checkpoint forward, and one that races a
@@ -104,18 +107,28 @@
 //     has more is refused as changed). Shared CDC files of an S3 source
 //     are read whole.
 //   - No file's changes are applied twice under two names: the files of a
-//     batch are read through a reader.DigestSource, and a file with rows
+//     batch are read through a reader.DigestSource (shared CDC files of an
+//     S3 source by reader.SharedCDC, which digests its one read of each
+//     and gives every table's rows that digest), and a file with rows
 //     whose digest equals that of an earlier file of the batch or of one
 //     of the checkpoint's recent files is refused (or, under quarantine,
 //     skipped and recorded); the digests of the applied files go into the
 //     batch's checkpoint.
+//   - A sorted compaction's spill files live in a private directory of
+//     the local temporary directory (CompactOptions.TempDir, else
+//     $TMPDIR), never under the table's location, so no table can
+//     reference one; they are removed when the compaction returns, on
+//     error too, and the directory a crashed process left (its lock is
+//     free) by the next sorted compaction (sweepSpillDirs).
 //   - Under a memory budget (Options.MemoryLimit, CompactOptions.Memory)
 //     no data file is held whole: a copy-on-write rewrite streams each
 //     one in record batches sized from the budget (readBatchRows), the
 //     writers are sized from it (writer.Options.Memory), compaction reads
 //     with one worker, and SortByKey sorts runs of rows that fit the
-//     budget (sortRunShare). What is not bounded: the batch itself (one
-//     row group, or one CSV record, at least; several gzip CSV files are
-//     batched by their compressed size) and the position deletes
+//     budget (sortRunShare), spills them and merges them holding one
+//     batch per run (sortFanIn at a time). What is not bounded: the
+//     batch itself (one row group, or one CSV record, at least; several
+//     gzip CSV files are batched by their compressed size) and the
+//     position deletes
 //     iceberg-go loads for a compaction.
 package merge

@@ -2,25 +2,19 @@ package merge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/compute"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 	"github.com/apache/iceberg-go/table/compaction"
 
 	"github.com/cdcmerge/cdcmerge/catalog"
-	"github.com/cdcmerge/cdcmerge/dedupe"
 	"github.com/cdcmerge/cdcmerge/internal/fault"
-	"github.com/cdcmerge/cdcmerge/reader"
 	"github.com/cdcmerge/cdcmerge/writer"
 )
 
@@ -35,19 +29,22 @@ type CompactOptions struct {
 	// DeleteFileThreshold rewrites a data file once this many delete files
 	// apply to it (0: 1, so every position delete is folded in).
 	DeleteFileThreshold int
-	// SortByKey sorts the rows of each rewritten group by the table's key,
-	// so readers filtering on the key skip most files by their bounds. A
-	// group (at most a few target-size files) is sorted in memory; under
-	// a Memory budget, runs of its rows that fit it are.
+	// SortByKey writes the rows of each rewritten group in the table's
+	// key order, so the group's new files have disjoint key ranges and
+	// readers filtering on the key skip most of them by their bounds.
+	// Without a Memory budget a group (at most a few target-size files)
+	// is sorted in memory; under one, it is sorted externally (keySorter).
 	SortByKey bool
 	// Memory is the memory budget (0: none, iceberg-go's defaults). Under
 	// it a group is read by one worker in record batches sized from it,
 	// the writer queues two batches and closes row groups at the size
 	// writer.Options.Budget gives one writer, and SortByKey sorts runs of
-	// rows of at most Memory/8 decoded bytes (sortRunShare), each written
-	// as its own files: under a budget much smaller than the table, the
-	// sorted files are smaller than the target size and overlap in keys.
+	// rows of at most Memory/8 decoded bytes (sortRunShare), spills them
+	// to TempDir when a group holds more than one and merges them.
 	Memory int64
+	// TempDir is where SortByKey spills sorted runs ("": os.TempDir(),
+	// that is $TMPDIR): local disk with room for a group's rows.
+	TempDir string
 }
 
 // CompactResult says what Compact did.
@@ -153,11 +150,15 @@ func Compact(ctx context.Context, tbl *table.Table, opt CompactOptions) (Compact
 	staged := map[string]struct{}{} // delete files the rewrite removes
 	// Each group holds the files of one partition (PlanCompaction
 	// groups by partition), so every output file stays in one partition.
-	for _, g := range plan.Groups {
+	groups := plan.Groups
+	if opt.SortByKey {
+		groups = onePerPartition(groups)
+	}
+	for _, g := range groups {
 		group := table.CompactionTaskGroup{PartitionKey: g.PartitionKey, Tasks: g.Tasks, TotalSizeBytes: g.TotalSizeBytes}
 		var gr table.CompactionGroupResult
 		if opt.SortByKey {
-			gr, err = sortedGroup(ctx, tbl, group, key, target, opt.Memory)
+			gr, err = sortedGroup(ctx, tbl, group, key, target, opt.Memory, opt.TempDir)
 		} else {
 			gr, err = table.ExecuteCompactionGroup(ctx, wtbl, group, append(gopts, table.WithCompactionArrowBatchSize(groupBatchRows(group, opt.Memory)))...)
 		}
@@ -247,15 +248,17 @@ func identifierNames(tbl *table.Table) []string {
 }
 
 // sortedGroup rewrites a compaction group like
-// table.ExecuteCompactionGroup, with its live rows sorted by key: all of
-// them, or under a memory budget each run of rows that fits it (see
-// sortRunShare), each run written as its own files.
-func sortedGroup(ctx context.Context, tbl *table.Table, g table.CompactionTaskGroup, key []string, target, budget int64) (table.CompactionGroupResult, error) {
+// table.ExecuteCompactionGroup, with its live rows in one key order
+// (keySorter): in memory, or in sorted runs of at most
+// budget/sortRunShare decoded bytes (sortRunBytesNoBudget without a
+// budget) spilled under tempDir and merged, so the files written have
+// disjoint key ranges either way.
+func sortedGroup(ctx context.Context, tbl *table.Table, g table.CompactionTaskGroup, key []string, target, budget int64, tempDir string) (out table.CompactionGroupResult, err error) {
 	old := make([]iceberg.DataFile, len(g.Tasks))
 	for i, t := range g.Tasks {
 		old[i] = t.File
 	}
-	out := table.CompactionGroupResult{
+	out = table.CompactionGroupResult{
 		PartitionKey:        g.PartitionKey,
 		OldDataFiles:        old,
 		SafePosDeletes:      table.CollectSafePositionDeletes(g.Tasks),
@@ -266,93 +269,41 @@ func sortedGroup(ctx context.Context, tbl *table.Table, g table.CompactionTaskGr
 	if err != nil {
 		return out, err
 	}
-	var chunks []arrow.RecordBatch
-	release := func() {
-		for _, c := range chunks {
-			c.Release()
-		}
-		chunks = chunks[:0]
+	runBytes := int64(sortRunBytesNoBudget)
+	if budget > 0 {
+		runBytes = max(budget/sortRunShare, 1)
 	}
-	defer release()
-	wopt := writer.Options{TargetFileSize: target, Parallel: 1, Memory: budget}
-	flush := func() error {
-		files, err := sortedRun(ctx, tbl, sc, chunks, key, wopt)
-		out.NewDataFiles = append(out.NewDataFiles, files...)
-		release()
-		return err
+	sorter, err := newKeySorter(sc, key, runBytes, tempDir)
+	if err != nil {
+		return out, err
 	}
-	var size int64
+	defer func() { err = errors.Join(err, sorter.Close()) }()
 	for rec, err := range recs {
 		if err != nil {
 			return out, err
 		}
-		chunks = append(chunks, rec)
-		if size += reader.RecordBytes(rec); budget > 0 && size >= budget/sortRunShare {
-			if err := flush(); err != nil {
-				return out, err
-			}
-			size = 0
+		if err := sorter.Add(ctx, rec); err != nil {
+			return out, err
 		}
 	}
-	return out, flush()
+	if sorter.rows == 0 {
+		return out, nil // every row was deleted
+	}
+	wopt := writer.Options{TargetFileSize: target, Parallel: 1, Memory: budget, Ordered: true}
+	out.NewDataFiles, err = writer.DataFiles(ctx, tbl, sc, sorter.Sorted(ctx), wopt)
+	return out, err
 }
 
 // sortRunShare: under a memory budget, a sorted run's decoded rows take at
 // most this fraction of it. Sorting holds them about three times over (the
 // batches read, their concatenation and the sorted copy) besides the sort
-// keys and the writer.
+// keys and the scan; merging the spilled runs holds about one run's worth
+// besides the writer.
 const sortRunShare = 8
 
-// sortedRun writes the rows of chunks (of schema sc), sorted by key, as
-// new data files.
-func sortedRun(ctx context.Context, tbl *table.Table, sc *arrow.Schema, chunks []arrow.RecordBatch, key []string, wopt writer.Options) ([]iceberg.DataFile, error) {
-	var err error
-	tab := array.NewTableFromRecords(sc, chunks)
-	defer tab.Release()
-	if tab.NumRows() == 0 {
-		return nil, nil // every row was deleted
-	}
-	cols := make([]arrow.Array, sc.NumFields())
-	for i := range cols {
-		if cols[i], err = array.Concatenate(tab.Column(i).Data().Chunks(), memory.DefaultAllocator); err != nil {
-			return nil, err
-		}
-		defer cols[i].Release()
-	}
-	all := array.NewRecordBatch(sc, cols, tab.NumRows())
-	defer all.Release()
-	idx := make([]int, len(key))
-	for i, k := range key {
-		if idx[i] = reader.ColumnIndex(sc, k); idx[i] < 0 {
-			return nil, fmt.Errorf("key column %q is not in the table", k)
-		}
-	}
-	enc, err := dedupe.NewKeyEncoder(all, idx)
-	if err != nil {
-		return nil, err
-	}
-	keys := make([]string, all.NumRows())
-	order := make([]int64, all.NumRows())
-	var buf []byte
-	for i := range keys {
-		buf, _ = enc.Append(buf[:0], i)
-		keys[i], order[i] = string(buf), int64(i)
-	}
-	sort.SliceStable(order, func(a, b int) bool { return keys[order[a]] < keys[order[b]] })
-	ib := array.NewInt64Builder(memory.DefaultAllocator)
-	ib.AppendValues(order, nil)
-	indices := ib.NewArray()
-	ib.Release()
-	defer indices.Release()
-	sorted, err := compute.Take(ctx, *compute.DefaultTakeOptions(), compute.NewDatumWithoutOwning(all), compute.NewDatumWithoutOwning(indices))
-	if err != nil {
-		return nil, fmt.Errorf("sorting by key: %w", err)
-	}
-	defer sorted.Release()
-	rec := sorted.(*compute.RecordDatum).Value
-	one := func(yield func(arrow.RecordBatch, error) bool) { yield(rec, nil) }
-	return writer.DataFiles(ctx, tbl, sc, one, wopt)
-}
+// sortRunBytesNoBudget bounds a sorted run without a memory budget, so
+// that a partition larger than that is still sorted on disk.
+const sortRunBytesNoBudget = 1 << 30
 
 // liveDeleteFiles lists the delete files of the table's current snapshot:
 // position and equality delete files and deletion vectors.

@@ -1,12 +1,15 @@
 package merge_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"math/rand"
+	"sort"
 	"strconv"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/iceberg-go"
 	icecat "github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
 
@@ -95,8 +98,9 @@ func TestCompactThresholds(t *testing.T) {
 	})
 }
 
-// TestCompactSortByKey: compaction with SortByKey writes each output file
-// sorted by the key, keeps the rows, and keeps files within a partition.
+// TestCompactSortByKey: compaction with SortByKey writes each partition's
+// rows in key order (files with disjoint key ranges), keeps the rows, and
+// keeps files within a partition.
 func TestCompactSortByKey(t *testing.T) {
 	ctx := context.Background()
 	for _, part := range []string{"", "day(v_ts)"} {
@@ -112,43 +116,135 @@ func TestCompactSortByKey(t *testing.T) {
 			if part != "" {
 				checkPartitions(t, tbl)
 			}
-			checkSortedFiles(t, tbl)
+			checkSortedCompaction(t, tbl, s.key)
 		})
 	}
 }
 
-// checkSortedFiles checks that every data file of tbl (key id) is sorted
-// by key, and returns how many there are.
-func checkSortedFiles(t *testing.T, tbl *table.Table) int {
+// checkSortedCompaction checks the data files that the current snapshot
+// (a sorted compaction) added: each is sorted by key, and within a
+// partition their key ranges are disjoint, both as read from their rows
+// and as the manifests' bounds of the first key column say (strictly for
+// a one-column key). It returns how many files the snapshot added.
+func checkSortedCompaction(t *testing.T, tbl *table.Table, key []string) int {
 	t.Helper()
 	ctx := context.Background()
+	snap := tbl.CurrentSnapshot()
+	if snap.Summary == nil || snap.Summary.Operation != table.OpReplace {
+		t.Fatalf("the current snapshot is not a compaction: %+v", snap.Summary)
+	}
+	fs, err := tbl.FS(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifests, err := snap.Manifests(fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	added := map[string]bool{}
+	for _, m := range manifests {
+		if m.ManifestContent() != iceberg.ManifestContentData {
+			continue
+		}
+		for e, err := range m.Entries(fs, true) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Status() == iceberg.EntryStatusADDED && e.SnapshotID() == snap.SnapshotID {
+				added[e.DataFile().FilePath()] = true
+			}
+		}
+	}
+	first, ok := tbl.Schema().FindFieldByName(key[0])
+	if !ok {
+		t.Fatalf("key column %s is not in the table", key[0])
+	}
+	bound := func(df iceberg.DataFile, b []byte) []byte {
+		lit, err := iceberg.LiteralFromBytes(first.Type, b)
+		if err != nil {
+			t.Fatalf("file %s: bound of %s: %v", df.FilePath(), key[0], err)
+		}
+		switch v := lit.(type) {
+		case iceberg.Int64Literal:
+			return dedupe.AppendInt(nil, int64(v))
+		case iceberg.Int32Literal:
+			return dedupe.AppendInt(nil, int64(v))
+		case iceberg.StringLiteral:
+			return []byte(v)
+		}
+		t.Fatalf("no comparison for bounds of type %s", first.Type)
+		return nil
+	}
+	// span is one added file: its first and last keys, and its bounds.
+	type span struct {
+		path         string
+		lo, hi       []byte // encoded keys (dedupe.KeyEncoder)
+		lower, upper []byte // manifest bounds of key[0]
+	}
+	parts := map[string][]span{}
 	scan := tbl.Scan()
 	tasks, err := scan.PlanFiles(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, task := range tasks {
+		df := task.File
+		if !added[df.FilePath()] {
+			continue
+		}
 		_, recs, err := scan.ReadTasks(ctx, []table.FileScanTask{task})
 		if err != nil {
 			t.Fatal(err)
 		}
-		prev := ""
+		sp := span{path: df.FilePath(), lower: bound(df, df.LowerBoundValues()[first.ID]), upper: bound(df, df.UpperBoundValues()[first.ID])}
+		batch := 0
 		for rec, err := range recs {
+			batch++
 			if err != nil {
 				t.Fatal(err)
 			}
-			id := rec.Column(rec.Schema().FieldIndices("id")[0]).(*array.Int64)
-			for i := 0; i < id.Len(); i++ {
-				k := string(dedupe.AppendInt(nil, id.Value(i)))
-				if k < prev {
-					t.Fatalf("file %s is not sorted by key at row %d (id %d)", task.File.FilePath(), i, id.Value(i))
+			var idx []int
+			for _, k := range key {
+				idx = append(idx, rec.Schema().FieldIndices(k)[0])
+			}
+			enc, err := dedupe.NewKeyEncoder(rec, idx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < int(rec.NumRows()); i++ {
+				k, _ := enc.Append(nil, i)
+				if sp.hi != nil && bytes.Compare(k, sp.hi) <= 0 {
+					t.Fatalf("file %s is not sorted by key at row %d of batch %d (%x after %x)", df.FilePath(), i, batch, k, sp.hi)
 				}
-				prev = k
+				if sp.lo == nil {
+					sp.lo = k
+				}
+				sp.hi = k
 			}
 			rec.Release()
 		}
+		part := fmt.Sprint(df.SpecID(), df.Partition())
+		parts[part] = append(parts[part], sp)
+		delete(added, df.FilePath())
 	}
-	return len(tasks)
+	if len(added) > 0 {
+		t.Fatalf("%d files the compaction added are not in the table", len(added))
+	}
+	n := 0
+	for part, spans := range parts {
+		n += len(spans)
+		sort.Slice(spans, func(i, j int) bool { return bytes.Compare(spans[i].lo, spans[j].lo) < 0 })
+		for i := 1; i < len(spans); i++ {
+			a, b := spans[i-1], spans[i]
+			if bytes.Compare(a.hi, b.lo) >= 0 {
+				t.Fatalf("partition %s: the key ranges of files %s and %s overlap", part, a.path, b.path)
+			}
+			if c := bytes.Compare(a.upper, b.lower); c > 0 || c == 0 && len(key) == 1 {
+				t.Fatalf("partition %s: the %s bounds of files %s and %s overlap", part, key[0], a.path, b.path)
+			}
+		}
+	}
+	return n
 }
 
 func checkRows(t *testing.T, tbl *table.Table, s modelStream) {

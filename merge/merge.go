@@ -996,8 +996,7 @@ func (b *batchRun) read(ctx context.Context, tbl *table.Table, files []reader.Fi
 					errs[i] = fmt.Errorf("file %s is a shared CDC file of an S3 source but no reader for those was set up", f.Path)
 				case f.Format == reader.CSVChanges:
 					// Read once for every table by the shared reader, not
-					// through src: no digest (one file's rows for many
-					// tables), so no duplicate-delivery check either.
+					// through src: the rows carry the digest of that read.
 					out[i], errs[i] = b.opt.Shared.Rows(ctx, f, b.source)
 				case f.Format == reader.CSV && b.part != nil:
 					out[i], errs[i] = b.part.readCSV(ctx, b.opt.BatchBytes)
@@ -1011,7 +1010,11 @@ func (b *batchRun) read(ctx context.Context, tbl *table.Table, files []reader.Fi
 					out[i], errs[i] = reader.ReadRowGroups(ctx, src, f, rows, b.opt.Mem)
 				}
 				if out[i] != nil && out[i].Digest == "" {
-					out[i].Digest, _ = src.Digest(files[i].Path)
+					// A reader that digests on its own (the shared CDC
+					// reader, a CSV file's first part) has set it already.
+					if dg, ok := src.Digest(files[i].Path); ok {
+						out[i].Digest = dg
+					}
 				}
 				if err := fault.Point(fault.MidRead); err != nil && errs[i] == nil {
 					errs[i] = err

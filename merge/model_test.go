@@ -330,6 +330,10 @@ func runModel(t *testing.T, r *rand.Rand, s modelStream, mm modelMode, partition
 	src := reader.DirSource{Root: filepath.Join(root, "dms")}
 	cat := openCatalog(t, filepath.Join(root, "wh"))
 	ident := []string{s.schema, s.table}
+	spill := filepath.Join(root, "spill")
+	if err := os.Mkdir(spill, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if check == nil {
 		check = func(*testing.T, *table.Table) {}
 	}
@@ -370,10 +374,21 @@ func runModel(t *testing.T, r *rand.Rand, s modelStream, mm modelMode, partition
 		// files and small files together, expiry drops old
 		// snapshots; the table and its checkpoint must survive both.
 		if r.Intn(3) == 0 {
-			if _, err := merge.Compact(ctx, tbl, merge.CompactOptions{TargetFileSize: 1 << 20, MinInputFiles: 2, SortByKey: r.Intn(2) == 0}); err != nil {
+			// Sorted or not, with or without a memory budget; under
+			// the tiny one a sorted compaction spills every batch it
+			// reads and merges the runs.
+			copt := merge.CompactOptions{TargetFileSize: 1 << 20, MinInputFiles: 2, SortByKey: r.Intn(2) == 0, Memory: []int64{0, 1 << 10, 1 << 10}[r.Intn(3)], TempDir: spill}
+			res, err := merge.Compact(ctx, tbl, copt)
+			if err != nil {
 				t.Fatalf("compact: %v", err)
 			}
 			tbl, _ = cat.LoadTable(ctx, ident)
+			if copt.SortByKey && res.RemovedDataFiles > 0 {
+				checkSortedCompaction(t, tbl, s.key)
+			}
+			if left, err := os.ReadDir(spill); err != nil || len(left) != 0 {
+				t.Fatalf("%d entries left in the spill directory after a compaction (%v)", len(left), err)
+			}
 			if r.Intn(2) == 0 {
 				if err := merge.Expire(ctx, tbl, 0, 1); err != nil {
 					t.Fatalf("expire: %v", err)

@@ -12,3 +12,7 @@ import (
 func lockFile(f *os.File) error {
 	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 }
+
+// ownerGone says whether no process holds the lock of a spill directory
+// (and takes it).
+func ownerGone(lock *os.File) bool { return lockFile(lock) == nil }

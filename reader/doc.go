@@ -68,7 +68,9 @@
 // is read twice. Byte-identical files get the same digest. The first part
 // of a CSV file read in several parts has the digest of its records and
 // the file's size instead (the stream's digest is known only at its end);
-// a copy read in the same parts gets the same one. The checkpoint
+// a copy read in the same parts gets the same one. SharedCDC reads each
+// shared CDC file through a DigestSource and gives every table's rows of
+// it the digest of the whole file. The checkpoint
 // keeps the digests of the last RecentFiles files applied (Recent), so
 // that the same file delivered again under another name is recognised
 // later too. Fields are only ever added at the end of Checkpoint; an older

@@ -119,7 +119,10 @@ func GroupS3Source(objs []Object, cdcPath string) (tables []TableFiles, shared [
 // source, reading each file once per run when memory allows: the rows of
 // the tables whose turn has not come yet are kept (up to MaxCached bytes
 // of decoded data; beyond that they are dropped and the file is read again
-// when such a table asks). It is safe for concurrent use.
+// when such a table asks). Every table's rows of a file carry the digest
+// of the whole file (Decoded.Digest, from the read itself), so that a
+// shared file delivered twice is caught like any other. It is safe for
+// concurrent use.
 type SharedCDC struct {
 	Src Source
 	// Tables maps each "schema.table" that takes rows to its columns
@@ -137,6 +140,7 @@ type SharedCDC struct {
 	done    map[string]bool
 	reads   int
 	unknown map[string]*FileError
+	digests map[string]Digest // path -> digest, of the files read this run
 }
 
 // sharedPart is one table's rows of a shared file, or their error.
@@ -160,8 +164,9 @@ func (s *SharedCDC) Rows(ctx context.Context, f File, table string) (*Decoded, e
 		if p, ok := parts[table]; ok {
 			delete(parts, table)
 			s.cached -= p.size
+			dg := s.digests[f.Path]
 			s.mu.Unlock()
-			return s.result(f, sch, p)
+			return s.result(f, sch, p, dg)
 		}
 	}
 	s.mu.Unlock()
@@ -172,13 +177,22 @@ func (s *SharedCDC) Rows(ctx context.Context, f File, table string) (*Decoded, e
 	}
 	opt := s.CSV
 	opt.Header = false
-	r, err := routeCSVChanges(ctx, s.Src, f, s.Tables, s.Skip, opt, mem)
+	// The file's digest comes from this read: every table's rows of it
+	// carry it, so a copy under another name is found per table like
+	// any other file's (merge's duplicate check).
+	src := NewDigestSource(s.Src)
+	r, err := routeCSVChanges(ctx, src, f, s.Tables, s.Skip, opt, mem)
 	if err != nil {
 		return nil, err
 	}
+	dg, _ := src.Digest(f.Path)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reads++
+	if s.digests == nil {
+		s.digests = map[string]Digest{}
+	}
+	s.digests[f.Path] = dg
 	if s.unknown == nil {
 		s.unknown = map[string]*FileError{}
 	}
@@ -218,14 +232,16 @@ func (s *SharedCDC) Rows(ctx context.Context, f File, table string) (*Decoded, e
 			s.cached += p.size
 		}
 	}
-	return s.result(f, sch, mine)
+	return s.result(f, sch, mine, dg)
 }
 
-func (s *SharedCDC) result(f File, sch *arrow.Schema, p *sharedPart) (*Decoded, error) {
+// result is table's part p of shared file f, with the file's digest.
+func (s *SharedCDC) result(f File, sch *arrow.Schema, p *sharedPart, dg Digest) (*Decoded, error) {
 	if p.err != nil {
 		return nil, p.err
 	}
 	if p.d != nil {
+		p.d.Digest = dg
 		return p.d, nil
 	}
 	mem := s.Mem
@@ -237,7 +253,7 @@ func (s *SharedCDC) result(f File, sch *arrow.Schema, p *sharedPart) (*Decoded, 
 		return nil, err
 	}
 	defer t.release()
-	return &Decoded{File: f, Record: t.record(), Ops: []byte{}}, nil
+	return &Decoded{File: f, Record: t.record(), Ops: []byte{}, Digest: dg}, nil
 }
 
 // Done says table will ask for no more rows this run: its kept rows are

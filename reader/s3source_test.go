@@ -161,6 +161,44 @@ func TestSharedCDC(t *testing.T) {
 	}
 }
 
+// TestSharedCDCDigest: every table's rows of a shared CDC file carry the
+// digest of the whole file, taken from the one read (cached parts too):
+// a byte-identical copy under another name has the same digest, a file
+// that differs in one byte another one.
+func TestSharedCDCDigest(t *testing.T) {
+	sc := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true}, {Name: "v", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
+	data := "I,a,s,1,x\nI,b,s,2,y\n"
+	src := filesSource{"cdc/CDC00001.csv": []byte(data), "cdc/CDC00002.csv": []byte(data), "cdc/CDC00003.csv": []byte(strings.Replace(data, "y", "z", 1))}
+	s := &SharedCDC{Src: src, Tables: map[string]*arrow.Schema{"s.a": sc, "s.b": sc}, Mem: memory.DefaultAllocator, MaxCached: 1 << 20}
+	defer s.Close()
+	digest := func(name, table string) Digest {
+		t.Helper()
+		f := File{Object: Object{Path: "cdc/" + name}, Name: name, Kind: CDC, Format: CSVChanges}
+		d, err := s.Rows(context.Background(), f, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Release()
+		if d.Record.NumRows() != 1 || !d.Digest.valid() {
+			t.Fatalf("%s, %s: %d rows, digest %q", name, table, d.Record.NumRows(), d.Digest)
+		}
+		return d.Digest
+	}
+	one := digest("CDC00001.csv", "s.a")
+	if got := digest("CDC00001.csv", "s.b"); got != one {
+		t.Errorf("s.b's rows of the file (kept from the first read) carry digest %s, s.a's %s", got, one)
+	}
+	if got := digest("CDC00002.csv", "s.a"); got != one {
+		t.Errorf("a byte-identical copy has digest %s, the original %s", got, one)
+	}
+	if got := digest("CDC00003.csv", "s.b"); got == one {
+		t.Errorf("a file with other rows has the original's digest %s", got)
+	}
+	if s.Reads() != 3 {
+		t.Errorf("%d reads of 3 files, want one each", s.Reads())
+	}
+}
+
 // TestReadCSVLoadOp: a LOAD file whose rows start with I (S3 source, or
 // IncludeOpForFullLoad) is read with that column; without it as before.
 func TestReadCSVLoadOp(t *testing.T) {

@@ -31,6 +31,11 @@ type Options struct {
 	// groups, the queue and the number of parallel writers are sized from
 	// Memory instead (see Budget).
 	Memory int64
+	// Ordered keeps the records' row order in the files: one file at a
+	// time, and on a partitioned table iceberg-go's clustered writer
+	// instead of its fanout writer (whose workers take batches in any
+	// order). The records must then come partition by partition.
+	Ordered bool
 }
 
 // Budget returns the settings Memory implies: how many files are written
@@ -108,6 +113,12 @@ func dataFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, records 
 	opt.Parallel, rowGroupBytes, queued = opt.Budget()
 	if queued > 0 {
 		opts = append(opts, table.WithRecordBatchBufferSize(queued))
+	}
+	if opt.Ordered {
+		opt.Parallel = 1
+		if !tbl.Spec().IsUnpartitioned() {
+			opts = append(opts, table.WithClusteredWrite())
+		}
 	}
 	if rowGroupBytes > 0 {
 		var err error

@@ -237,3 +237,89 @@ func TestRunS3SourceTables(t *testing.T) {
 		t.Fatalf("checkpoint naming a shared file does not decode: %v", err)
 	}
 }
+
+// TestRunS3SourceDuplicateDelivery: a shared CDC file delivered again
+// under the next name is refused for every table with rows in it, naming
+// both files, whether the original was applied by an earlier run (the
+// checkpoint's recent digests) or comes in the same run; under
+// quarantine the copy is skipped. The digest comes from the shared
+// reader's one read of each file.
+func TestRunS3SourceDuplicateDelivery(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	def := filepath.Join(dir, "def.json")
+	mustCLI(t, "gen", "--out", src, "--format", "csv", "--layout", "s3-source", "--definition-out", def,
+		"--tables", "shop.orders,shop.order_items", "--rows", "30", "--changes", "60", "--cdc-files", "4")
+	cfg := gen.Config{Tables: []string{"shop.orders", "shop.order_items"}, Rows: 30, Changes: 60, CDCFiles: 4, Seed: 1}
+	files, err := gen.SharedChanges(cfg, gen.S3SourceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := files[len(files)-1]
+	for _, tb := range cfg.Tables {
+		n := 0
+		for _, r := range last.Rows {
+			if r.Table == tb {
+				n++
+			}
+		}
+		if n == 0 {
+			t.Fatalf("the last shared file %s has no rows of %s; the test needs some", last.Name, tb)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(src, "cdc", last.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const copyName = "CDC00005.csv"
+	orig, dup := "cdc/"+last.Name, "cdc/"+copyName
+	args := func(wh string, more ...string) []string {
+		return append([]string{"run", "--source", src, "--warehouse", wh, "--table-definition", def, "--log-level", "warn"}, more...)
+	}
+	keys := map[string][]string{"shop.orders": ordersKey, "shop.order_items": itemsKey}
+
+	// Applied by an earlier run, then delivered again.
+	wh := filepath.Join(dir, "wh")
+	mustCLI(t, args(wh)...)
+	writeFile(t, src, dup, data)
+	code, out, errs := cli(t, args(wh)...)
+	if code != 1 {
+		t.Fatalf("a copy of an applied shared file: exit %d, want 1\n%s\n%s", code, out, errs)
+	}
+	for _, tb := range cfg.Tables {
+		l := lineOf(out, tb+": ")
+		for _, want := range []string{"FAILED", dup, orig, "applied earlier", "duplicate delivery"} {
+			if !strings.Contains(l, want) {
+				t.Errorf("%s: %q does not say %q", tb, l, want)
+			}
+		}
+		if cp := stateOf(t, wh, tb).checkpoint; cp.CDCLast != last.Name {
+			t.Errorf("%s: checkpoint %+v moved past %s", tb, cp, last.Name)
+		}
+	}
+	// Under quarantine the copy is skipped and the checkpoint passes it.
+	out = mustCLI(t, args(wh, "--on-bad-file", "quarantine")...)
+	for _, tb := range cfg.Tables {
+		if cp := stateOf(t, wh, tb).checkpoint; cp.CDCLast != copyName {
+			t.Errorf("quarantine: %s: checkpoint %+v, want past the copy\n%s", tb, cp, out)
+		}
+		if d := testutil.Diff(sharedModel(t, cfg, files, tb, len(files)), rowsOf(t, wh, tb, keys[tb]), 10); d != "" {
+			t.Fatalf("quarantine: %s: the copy was applied:\n%s", tb, d)
+		}
+	}
+
+	// Original and copy new in one run.
+	wh2 := filepath.Join(dir, "wh2")
+	code, out, errs = cli(t, args(wh2)...)
+	if code != 1 {
+		t.Fatalf("a shared file and its copy in one run: exit %d, want 1\n%s\n%s", code, out, errs)
+	}
+	for _, tb := range cfg.Tables {
+		l := lineOf(out, tb+": ")
+		for _, want := range []string{"FAILED", dup, orig, "same batch"} {
+			if !strings.Contains(l, want) {
+				t.Errorf("same run: %s: %q does not say %q", tb, l, want)
+			}
+		}
+	}
+}
