@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"hash/fnv"
 	"io"
 	stdfs "io/fs"
 	"math"
@@ -43,7 +44,7 @@ import (
 //
 //	magic "CDCKEYX1" | kind u8 | 3 zero bytes | key field id u32 |
 //	rows u64 | data file size u64 | blocks u32 | position width u8 |
-//	3 zero bytes | largest key u64 |
+//	3 zero bytes | largest key u64 | FNV-1a hash of the data file path u64 |
 //	directory: per block its first key u64 and payload offset u32 |
 //	payload: per block of keyIndexBlock entries (the last may be short):
 //	  delta width u8, the n-1 deltas between consecutive keys bit-packed
@@ -56,12 +57,14 @@ import (
 // in row order: loads, sorted compactions) stores no positions: entry i is
 // row i, about 30 bytes per 128 dense keys (~1 MB at 5M rows). Kind pairs
 // (any other order: the upserts of a batch) stores the (key, position)
-// pairs sorted by key, then position.
+// pairs sorted by key, then position. Row count, size and path hash tie
+// an index to its data file, so that an index copied or renamed to
+// another file's name is refused.
 const (
 	keyIndexSuffix   = ".keyidx"
 	keyIndexMagic    = "CDCKEYX1"
 	keyIndexBlock    = 128
-	keyIndexHeader   = 48
+	keyIndexHeader   = 56
 	keyIndexDirEntry = 12
 	// keyIndexPad zero bytes after the payload let unpack load 8 bytes
 	// from the byte of any packed value, and one more.
@@ -106,6 +109,25 @@ func keyIndexDataFile(path string) string {
 	return s[:i]
 }
 
+// keyIndexFor is what an index must describe: a data file (its path, row
+// count and size) and the field id of its key column.
+type keyIndexFor struct {
+	path       string
+	fieldID    int
+	rows, size int64
+}
+
+func indexFor(df iceberg.DataFile, fieldID int) keyIndexFor {
+	return keyIndexFor{path: df.FilePath(), fieldID: fieldID, rows: df.Count(), size: df.FileSizeBytes()}
+}
+
+// pathHash is the hash of a data file path an index holds.
+func (f keyIndexFor) pathHash() uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(f.path))
+	return h.Sum64()
+}
+
 // keyIndex is a parsed, verified key index.
 type keyIndex struct {
 	kind     byte
@@ -135,13 +157,14 @@ func readKeyIndex(fs iceio.IO, df iceberg.DataFile, fieldID int) (*keyIndex, err
 	if err != nil {
 		return nil, err
 	}
-	return parseKeyIndex(b, fieldID, df.Count(), df.FileSizeBytes())
+	return parseKeyIndex(b, indexFor(df, fieldID))
 }
 
 // parseKeyIndex checks b (checksum, the data file it must describe, and
 // that every block lies within the payload, so that decoding cannot go out
 // of bounds) and returns the index it holds.
-func parseKeyIndex(b []byte, fieldID int, rows, size int64) (*keyIndex, error) {
+func parseKeyIndex(b []byte, of keyIndexFor) (*keyIndex, error) {
+	rows := of.rows
 	if len(b) < keyIndexHeader+keyIndexPad+4 {
 		return nil, errors.New("key index too short")
 	}
@@ -156,9 +179,9 @@ func parseKeyIndex(b []byte, fieldID int, rows, size int64) (*keyIndex, error) {
 	switch {
 	case x.kind != keyIndexAscending && x.kind != keyIndexPairs:
 		return nil, fmt.Errorf("key index of unknown kind %d", x.kind)
-	case int(binary.LittleEndian.Uint32(b[12:])) != fieldID:
+	case int(binary.LittleEndian.Uint32(b[12:])) != of.fieldID:
 		return nil, errors.New("key index of another column")
-	case x.rows != rows || int64(binary.LittleEndian.Uint64(b[24:])) != size:
+	case x.rows != rows || int64(binary.LittleEndian.Uint64(b[24:])) != of.size || binary.LittleEndian.Uint64(b[48:]) != of.pathHash():
 		return nil, errors.New("key index of another file")
 	case x.posWidth > 32:
 		return nil, errors.New("key index position width out of range")
@@ -395,10 +418,11 @@ func (bl *keyIndexBlocks) add(keys []uint64, pos []int32, pw uint) {
 	bl.payload = bw.buf
 }
 
-// finish returns the index of the data file whose key column (field id
-// fieldID) was added, if it can have one: every key was added (rows of
-// them) and the file is within the size limits.
-func (b *keyIndexBuilder) finish(fieldID int, rows, size int64) ([]byte, bool) {
+// finish returns the index of the data file whose keys were added, if it
+// can have one: every key was added and the file is within the size
+// limits.
+func (b *keyIndexBuilder) finish(of keyIndexFor) ([]byte, bool) {
+	rows := of.rows
 	if b.failed || b.n != rows || rows >= math.MaxInt32 {
 		return nil, false
 	}
@@ -430,12 +454,13 @@ func (b *keyIndexBuilder) finish(fieldID int, rows, size int64) ([]byte, bool) {
 	out := make([]byte, keyIndexHeader, keyIndexHeader+nb*keyIndexDirEntry+len(b.blocks.payload)+keyIndexPad+4)
 	copy(out, keyIndexMagic)
 	out[8] = kind
-	binary.LittleEndian.PutUint32(out[12:], uint32(fieldID))
+	binary.LittleEndian.PutUint32(out[12:], uint32(of.fieldID))
 	binary.LittleEndian.PutUint64(out[16:], uint64(rows))
-	binary.LittleEndian.PutUint64(out[24:], uint64(size))
+	binary.LittleEndian.PutUint64(out[24:], uint64(of.size))
 	binary.LittleEndian.PutUint32(out[32:], uint32(nb))
 	out[36] = byte(pw)
 	binary.LittleEndian.PutUint64(out[40:], maxKey)
+	binary.LittleEndian.PutUint64(out[48:], of.pathHash())
 	for i := range nb {
 		out = binary.LittleEndian.AppendUint64(out, b.blocks.first[i])
 		out = binary.LittleEndian.AppendUint32(out, b.blocks.off[i])
@@ -540,7 +565,7 @@ func indexIntKeys(fs iceio.IO, df iceberg.DataFile, keyID int, p *keyProbe, gone
 	if err != nil {
 		return err
 	}
-	if data, ok := b.finish(keyID, df.Count(), df.FileSizeBytes()); ok {
+	if data, ok := b.finish(indexFor(df, keyID)); ok {
 		_ = writeKeyIndex(fs, keyIndexPath(df.FilePath(), keyID), data)
 	}
 	return nil

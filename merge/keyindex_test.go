@@ -152,7 +152,7 @@ func TestKeyIndex(t *testing.T) {
 }
 
 // TestKeyIndexDamaged: an index that is cut, has any byte changed, or
-// describes another file, column or row count is refused (never a panic,
+// describes another file (path, size, row count) or column is refused (never a panic,
 // never a lookup on it); so is one whose checksum was recomputed over a
 // broken structure.
 func TestKeyIndexDamaged(t *testing.T) {
@@ -167,30 +167,28 @@ func TestKeyIndexDamaged(t *testing.T) {
 		}
 		var b keyIndexBuilder
 		b.add(vals)
-		data, ok := b.finish(7, int64(len(vals)), 12345)
+		of := keyIndexFor{path: "s3://b/t/data/a.parquet", fieldID: 7, rows: int64(len(vals)), size: 12345}
+		data, ok := b.finish(of)
 		if !ok {
 			t.Fatal("no index built")
 		}
-		if _, err := parseKeyIndex(data, 7, int64(len(vals)), 12345); err != nil {
+		if _, err := parseKeyIndex(data, of); err != nil {
 			t.Fatalf("a sound index refused: %v", err)
 		}
-		for _, c := range []struct {
-			id         int
-			rows, size int64
-		}{{8, 1000, 12345}, {7, 999, 12345}, {7, 1000, 12346}} {
-			if _, err := parseKeyIndex(data, c.id, c.rows, c.size); err == nil {
-				t.Fatalf("index of field 7, 1000 rows, 12345 bytes accepted for %+v", c)
+		for _, c := range []keyIndexFor{{of.path, 8, 1000, 12345}, {of.path, 7, 999, 12345}, {of.path, 7, 1000, 12346}, {"s3://b/t/data/b.parquet", 7, 1000, 12345}} {
+			if _, err := parseKeyIndex(data, c); err == nil {
+				t.Fatalf("index of %+v accepted for %+v", of, c)
 			}
 		}
 		for i := 0; i < len(data); i++ {
 			bad := slices.Clone(data)
 			bad[i] ^= 1 << rng.IntN(8)
-			if _, err := parseKeyIndex(bad, 7, int64(len(vals)), 12345); err == nil {
+			if _, err := parseKeyIndex(bad, of); err == nil {
 				t.Fatalf("index with byte %d changed accepted", i)
 			}
 		}
 		for n := 0; n < len(data); n += 1 + rng.IntN(50) {
-			if _, err := parseKeyIndex(data[:n], 7, int64(len(vals)), 12345); err == nil {
+			if _, err := parseKeyIndex(data[:n], of); err == nil {
 				t.Fatalf("index cut to %d of %d bytes accepted", n, len(data))
 			}
 		}
@@ -205,7 +203,7 @@ func TestKeyIndexDamaged(t *testing.T) {
 			bad := slices.Clone(data)
 			bad[i] += 1 + byte(rng.IntN(250))
 			binary.LittleEndian.PutUint32(bad[len(bad)-4:], crc32.Checksum(bad[:len(bad)-4], crc32c))
-			x, err := parseKeyIndex(bad, 7, int64(len(vals)), 12345)
+			x, err := parseKeyIndex(bad, of)
 			if err == nil { // packed deltas and positions: wrong answers, but in bounds
 				x.lookup([]uint64{0, sortKey(3), sortKey(4999), ^uint64(0)}, func(int64, int) {})
 			}
