@@ -30,7 +30,8 @@ import (
 // the rows of a batch's keys without decompressing the file's key column:
 // at 5M rows a 10k-key lookup decodes ~10k blocks of 128 keys instead of
 // 5M keys. Only a single integer key column is indexed (the column
-// scanIntColumn reads); other keys are always scanned.
+// scanIntColumn reads); other keys are always scanned. Only data files
+// under the table's location get one, where CleanOrphans sees it.
 //
 // Data files never change, so an index's content is a function of its
 // data file alone and can never be stale, only missing, unreadable or

@@ -129,7 +129,10 @@ func planMergeOnRead(ctx context.Context, tbl *table.Table, key []string, res *d
 	// Read the candidates' keys in parallel, one file per core; each worker
 	// collects its own hits, merged below, so nothing is shared.
 	probe := newKeyProbe(res)
+	// Key indexes only for data files under the table's location, where
+	// clean-orphans finds them once their data file is gone.
 	indexed := useKeyIndex(tbl) && len(keyIDs) == 1 && probe.sorted != nil
+	within := strings.TrimSuffix(tbl.Location(), "/") + "/"
 	out := make([]keyHits, len(cands))
 	work := make(chan int)
 	var wg sync.WaitGroup
@@ -144,7 +147,7 @@ func planMergeOnRead(ctx context.Context, tbl *table.Table, key []string, res *d
 				gone := deleted[path]
 				h := &out[c]
 				switch {
-				case indexed:
+				case indexed && strings.HasPrefix(path, within):
 					if x, err := readKeyIndex(fs, cands[c].File, keyIDs[0]); err == nil {
 						probe.matchIndex(x, gone, h)
 						h.indexed = true
