@@ -112,6 +112,9 @@ func TestModelKeyIndexDamaged(t *testing.T) {
 // at random; all is the content of every index of the table.
 func damageKeyIndex(t *testing.T, r *rand.Rand, f string, b []byte, all [][]byte) {
 	t.Helper()
+	if len(b) < 56 {
+		return // cut short by an earlier step and not rewritten since
+	}
 	b = slices.Clone(b)
 	var err error
 	switch r.Intn(8) {
