@@ -16,9 +16,11 @@ import (
 	"testing"
 	"time"
 
+	icecat "github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
 
 	"github.com/cdcmerge/cdcmerge/merge"
+	"github.com/cdcmerge/cdcmerge/reader"
 )
 
 // keyIndexFiles lists the key index files under the table's location (a
@@ -155,17 +157,7 @@ func TestCleanOrphansKeyIndexes(t *testing.T) {
 	}
 	src, cat, ident := stage(t, s)
 	opt := merge.Options{Key: s.key, WriteMode: merge.MergeOnRead, BatchFiles: 1}
-	run := func() *table.Table {
-		t.Helper()
-		if _, err := merge.Table(ctx, cat, src, tableFiles(t, src, s.schema+"."+s.table), ident, opt); err != nil {
-			t.Fatal(err)
-		}
-		tbl, err := cat.LoadTable(ctx, ident)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tbl
-	}
+	run := func() *table.Table { return runAndCheck(ctx, t, cat, src, s, opt) }
 	tbl := run()
 	live := liveDataFiles(t, tbl)
 	indexes := keyIndexFiles(t, tbl)
@@ -238,6 +230,22 @@ func TestCleanOrphansKeyIndexes(t *testing.T) {
 		t.Fatalf("indexes left %v, want those of live data files %v", after, keep)
 	}
 	checkRows(t, tbl, s)
+}
+
+// runAndCheck runs the engine on the files of s in src and checks that the
+// table equals the model of all of them.
+func runAndCheck(ctx context.Context, t *testing.T, cat icecat.Catalog, src reader.Source, s modelStream, opt merge.Options) *table.Table {
+	t.Helper()
+	ident := []string{s.schema, s.table}
+	if _, err := merge.Table(ctx, cat, src, tableFiles(t, src, s.schema+"."+s.table), ident, opt); err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := cat.LoadTable(ctx, ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRows(t, tbl, s)
+	return tbl
 }
 
 // liveDataFiles is the set of data file paths (local, without a scheme)

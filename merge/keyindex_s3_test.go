@@ -58,18 +58,7 @@ func TestKeyIndexS3(t *testing.T) {
 	logs := &syncBuffer{}
 	opt := merge.Options{Key: s.key, WriteMode: merge.MergeOnRead, BatchFiles: 1,
 		Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
-	run := func() *table.Table {
-		t.Helper()
-		if _, err := merge.Table(ctx, cat, src, tableFiles(t, src, s.schema+"."+s.table), ident, opt); err != nil {
-			t.Fatal(err)
-		}
-		tbl, err := cat.LoadTable(ctx, ident)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkRows(t, tbl, s)
-		return tbl
-	}
+	run := func() *table.Table { return runAndCheck(ctx, t, cat, src, s, opt) }
 	client := srv.Client()
 	listIndexes := func() []string {
 		t.Helper()

@@ -1,7 +1,6 @@
 package merge
 
 import (
-	"context"
 	"encoding/binary"
 	"hash/crc32"
 	"math/rand/v2"
@@ -14,9 +13,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
 	iceio "github.com/apache/iceberg-go/io"
-
-	"github.com/cdcmerge/cdcmerge/dedupe"
-	"github.com/cdcmerge/cdcmerge/reader"
 )
 
 // testDataFile returns a DataFile for the Parquet file at path with
@@ -93,22 +89,8 @@ func TestKeyIndex(t *testing.T) {
 				if typ == arrow.PrimitiveTypes.Int32 {
 					bkeys = slices.DeleteFunc(bkeys, func(v int64) bool { return v != int64(int32(v)) })
 				}
-				brec := intRecord(mem, arrow.PrimitiveTypes.Int64, bkeys)
-				res, err := dedupe.Latest(context.Background(), []dedupe.Part{{Path: "b", Record: brec, Ops: slices.Repeat([]byte{reader.OpUpdate}, len(bkeys))}},
-					dedupe.Options{Key: []string{"k"}}, mem)
-				brec.Release()
-				if err != nil {
-					t.Fatal(err)
-				}
+				res, want := intBatch(t, mem, arrow.PrimitiveTypes.Int64, bkeys, vals, gone)
 				probe := newKeyProbe(res)
-				var want keyHits
-				for p, v := range vals {
-					if _, del := slices.BinarySearch(gone, int64(p)); del || !batch[v] {
-						continue
-					}
-					want.pos = append(want.pos, int64(p))
-					want.keys = append(want.keys, res.Keys.Find(dedupe.AppendInt(nil, v)))
-				}
 				idx := keyIndexPath(path, 7)
 				os.Remove(idx)
 				var cur probeCursor
