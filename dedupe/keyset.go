@@ -152,6 +152,10 @@ func (s *KeySet) Sorted() (keys []uint64, idx []int32, ok bool) {
 	return s.sorted.keys, s.sorted.idx, true
 }
 
+// SortKeys sorts keys increasing, moving idx along (stable: equal keys
+// keep their order), by the radix sort Sorted uses.
+func SortKeys(keys []uint64, idx []int32) { radixSort(keys, idx) }
+
 // radixSort sorts keys increasing, moving idx along, by a least
 // significant digit radix sort on 16-bit digits; a digit that is the same
 // in every key (the high digits of ids) costs one counting pass and no

@@ -41,6 +41,8 @@ type matches struct {
 	// memory is the run's memory budget (0: none): rewrites read their
 	// files in record batches sized from it (readBatchRows).
 	memory int64
+	// indexed counts the candidates whose rows a key index gave.
+	indexed int
 }
 
 // planCopyOnWrite finds the data files of tbl that hold keys of res.

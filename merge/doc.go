@@ -30,7 +30,12 @@
 //     below pqarrow into a reused buffer, row groups whose statistics hold
 //     no key of the batch are skipped, and in ascending chunks the batch's
 //     keys are binary searched (morscan.go); delete files that name one
-//     data file are read by their pos column alone;
+//     data file are read by their pos column alone; for a single integer
+//     key column, a data file's key index (keyindex.go: a side file next
+//     to it with its keys sorted, with their positions, delta bit-packed
+//     and checksummed) is read instead of its key column, and written on
+//     the file's first scan (table property cdcmerge.key-index=false turns
+//     this off);
 //     format v2 writes one position delete file per data file touched,
 //     format v3 one deletion vector per data file touched, carrying every
 //     earlier deleted position of that file, and removes the vector it
@@ -75,7 +80,9 @@
 // memory budget, keysort.go), so the new files have disjoint key ranges;
 // CompactIfNeeded does it when a
 // threshold (delete files, small files) is reached; Expire and
-// CleanOrphans drop old snapshots and unreferenced files. Every
+// CleanOrphans drop old snapshots and unreferenced files (CleanOrphans
+// removes the key index of a data file with it and keeps those of live
+// data files, which no snapshot references either). Every
 // maintenance commit carries the checkpoint forward, and one that races a
 // run fails or makes the run re-plan: neither loses rows.
 //
@@ -120,6 +127,13 @@
 //     reference one; they are removed when the compaction returns, on
 //     error too, and the directory a crashed process left (its lock is
 //     free) by the next sorted compaction (sweepSpillDirs).
+//   - A key index is a function of its immutable data file alone (it
+//     holds the file's path hash, row count and size, and a CRC-32C), so it
+//     is never stale; one that is missing, unreadable or fails a check is
+//     ignored and the file's key column read, so an index never changes
+//     which rows a plan finds. It is written in one atomic step (rename on
+//     a local disk, one PUT on an object store): concurrent writers of the
+//     same index write the same bytes.
 //   - Under a memory budget (Options.MemoryLimit, CompactOptions.Memory)
 //     no data file is held whole: a copy-on-write rewrite streams each
 //     one in record batches sized from the budget (readBatchRows), the

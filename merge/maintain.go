@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apache/iceberg-go"
+	iceio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
 	"github.com/apache/iceberg-go/table/compaction"
 
@@ -360,33 +361,45 @@ func Expire(ctx context.Context, tbl *table.Table, olderThan time.Duration, reta
 // CleanOrphans lists (and unless dryRun deletes) files under the table's
 // location that no snapshot references and that are older than olderThan,
 // such as data files of a run that died before its commit. The age margin
-// keeps files of a run still in progress.
+// keeps files of a run still in progress. Key indexes (keyindex.go) are
+// referenced by no snapshot either: the index of a live data file is kept,
+// that of a data file no snapshot references or that is gone is an orphan
+// (orphanKeyIndexes).
 func CleanOrphans(ctx context.Context, tbl *table.Table, olderThan time.Duration, dryRun bool) ([]string, error) {
 	name := strings.Join(tbl.Identifier(), ".")
-	opts := []table.OrphanCleanupOption{table.WithFilesOlderThan(olderThan), table.WithDryRun(dryRun)}
-	if fault.Hook != nil {
-		// Tests only: a crash after each deleted file. (A delete function
-		// of our own turns iceberg-go's bulk delete off, so normal runs
-		// keep it.)
-		fs, err := tbl.FS(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("table %s: orphan files: %w", name, err)
-		}
-		opts = append(opts, table.WithDeleteFunc(func(path string) error {
-			if err := fs.Remove(path); err != nil {
-				return err
-			}
-			return fault.Point(fault.DuringCleanup)
-		}))
-	}
-	res, err := tbl.DeleteOrphanFiles(ctx, opts...)
+	plan, err := tbl.PlanOrphanFiles(ctx, table.WithFilesOlderThan(olderThan))
 	if err != nil {
 		return nil, fmt.Errorf("table %s: orphan files: %w", name, err)
 	}
-	if dryRun {
-		return res.OrphanFileLocations, nil
+	fs, err := tbl.FS(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("table %s: orphan files: %w", name, err)
 	}
-	return res.DeletedFiles, nil
+	orphans := orphanKeyIndexes(fs, plan.Files())
+	if dryRun || len(orphans) == 0 {
+		return orphans, nil
+	}
+	var deleted []string
+	if bulk, ok := fs.(iceio.BulkRemovableIO); ok && fault.Hook == nil {
+		deleted, err = bulk.DeleteFiles(ctx, orphans)
+	} else {
+		// One at a time; in tests with a crash point after each file.
+		for _, f := range orphans {
+			if e := fs.Remove(f); e != nil {
+				err = errors.Join(err, e)
+				continue
+			}
+			deleted = append(deleted, f)
+			if e := fault.Point(fault.DuringCleanup); e != nil {
+				err = errors.Join(err, e)
+				break
+			}
+		}
+	}
+	if err != nil {
+		return deleted, fmt.Errorf("table %s: deleting orphan files: %w", name, err)
+	}
+	return deleted, nil
 }
 
 // CompactThresholds say when a run compacts a table after its commits

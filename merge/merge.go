@@ -733,7 +733,7 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 	b.st.Commits++
 	b.st.Rewritten += len(removed)
 	b.st.Added += len(added)
-	b.opt.Log.Debug("batch committed", "table", b.name, "files", len(files), "candidates", m.candidates, "data_files", m.files,
+	b.opt.Log.Debug("batch committed", "table", b.name, "files", len(files), "candidates", m.candidates, "indexed", m.indexed, "data_files", m.files,
 		"rewritten", len(removed), "added", len(added), "checkpoint", next.CDCLast)
 	return out, next, nil
 }

@@ -129,6 +129,10 @@ func planMergeOnRead(ctx context.Context, tbl *table.Table, key []string, res *d
 	// Read the candidates' keys in parallel, one file per core; each worker
 	// collects its own hits, merged below, so nothing is shared.
 	probe := newKeyProbe(res)
+	// Key indexes only for data files under the table's location, where
+	// clean-orphans finds them once their data file is gone.
+	indexed := useKeyIndex(tbl) && len(keyIDs) == 1 && probe.sorted != nil
+	within := strings.TrimSuffix(tbl.Location(), "/") + "/"
 	out := make([]keyHits, len(cands))
 	work := make(chan int)
 	var wg sync.WaitGroup
@@ -142,7 +146,18 @@ func planMergeOnRead(ctx context.Context, tbl *table.Table, key []string, res *d
 				path := cands[c].File.FilePath()
 				gone := deleted[path]
 				h := &out[c]
-				if len(keyIDs) == 1 && probe.sorted != nil {
+				switch {
+				case indexed && strings.HasPrefix(path, within):
+					if x, err := readKeyIndex(fs, cands[c].File, keyIDs[0]); err == nil {
+						probe.matchIndex(x, gone, h)
+						h.indexed = true
+						continue
+					}
+					if h.err = indexIntKeys(fs, cands[c].File, keyIDs[0], probe, gone, &cur, &buf, h); !errors.Is(h.err, errNoIntScan) {
+						continue
+					}
+					h.err, h.pos, h.keys = nil, h.pos[:0], h.keys[:0]
+				case len(keyIDs) == 1 && probe.sorted != nil:
 					if h.err = scanIntKeys(fs, path, keyIDs[0], probe, gone, &cur, &buf, h); !errors.Is(h.err, errNoIntScan) {
 						continue
 					}
@@ -169,6 +184,9 @@ func planMergeOnRead(ctx context.Context, tbl *table.Table, key []string, res *d
 		}
 		for _, k := range h.keys {
 			m.found[k] = true
+		}
+		if h.indexed {
+			m.indexed++
 		}
 		if len(h.pos) > 0 {
 			path := cands[c].File.FilePath()

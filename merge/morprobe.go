@@ -15,6 +15,8 @@ type keyHits struct {
 	pos  []int64
 	keys []int32
 	err  error
+	// indexed: found through the file's key index (keyindex.go).
+	indexed bool
 }
 
 // keyProbe looks up the keys of a data file's rows among the batch's keys.

@@ -64,22 +64,8 @@ func TestScanIntKeys(t *testing.T) {
 				bkeys = append(bkeys, v)
 			}
 		}
-		brec := intRecord(mem, typ, bkeys)
-		res, err := dedupe.Latest(context.Background(), []dedupe.Part{{Path: "b", Record: brec, Ops: slices.Repeat([]byte{reader.OpUpdate}, len(bkeys))}},
-			dedupe.Options{Key: []string{"k"}}, mem)
-		brec.Release()
-		if err != nil {
-			t.Fatal(err)
-		}
+		res, want := intBatch(t, mem, typ, bkeys, vals, gone)
 		probe := newKeyProbe(res)
-		var want keyHits
-		for p, v := range vals {
-			if _, del := slices.BinarySearch(gone, int64(p)); del || !batch[v] {
-				continue
-			}
-			want.pos = append(want.pos, int64(p))
-			want.keys = append(want.keys, res.Keys.Find(dedupe.AppendInt(nil, v)))
-		}
 		for _, nullable := range []bool{false, true} {
 			path := filepath.Join(dir, typ.String()+map[bool]string{false: "-req", true: "-opt"}[nullable]+".parquet")
 			writeKeyFile(t, mem, path, typ, nullable, vals, -1)
@@ -104,6 +90,34 @@ func TestScanIntKeys(t *testing.T) {
 		}
 		res.Release()
 	}
+}
+
+// intBatch returns the dedupe result of a batch of updates to the keys
+// bkeys (a column of type typ), and the hits a plan must find for it in a
+// data file whose key column holds vals: the rows holding a batch key,
+// without the positions in gone.
+func intBatch(t *testing.T, mem memory.Allocator, typ arrow.DataType, bkeys, vals, gone []int64) (*dedupe.Result, keyHits) {
+	t.Helper()
+	brec := intRecord(mem, typ, bkeys)
+	res, err := dedupe.Latest(context.Background(), []dedupe.Part{{Path: "b", Record: brec, Ops: slices.Repeat([]byte{reader.OpUpdate}, len(bkeys))}},
+		dedupe.Options{Key: []string{"k"}}, mem)
+	brec.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := make(map[int64]bool, len(bkeys))
+	for _, v := range bkeys {
+		batch[v] = true
+	}
+	var want keyHits
+	for p, v := range vals {
+		if _, del := slices.BinarySearch(gone, int64(p)); del || !batch[v] {
+			continue
+		}
+		want.pos = append(want.pos, int64(p))
+		want.keys = append(want.keys, res.Keys.Find(dedupe.AppendInt(nil, v)))
+	}
+	return res, want
 }
 
 // writeKeyFile writes vals as the key column (field id 7) of a Parquet
