@@ -66,7 +66,9 @@ const (
 const deltaSampleRows = 4096
 
 // directSupported reports whether the direct writer can write tbl's data
-// files for records of schema sc.
+// files for records of schema sc: the table's columns, in its order (the
+// records' schema may lack the field IDs, which the files take from the
+// table).
 func directSupported(tbl *table.Table, sc *arrow.Schema) bool {
 	if !tbl.Spec().IsUnpartitioned() {
 		return false
@@ -83,10 +85,14 @@ func directSupported(tbl *table.Table, sc *arrow.Schema) bool {
 	if props.GetBool(shredVariantsProperty, false) {
 		return false
 	}
-	if len(sc.Fields()) != len(tbl.Schema().Fields()) {
+	fileSchema, err := table.SchemaToArrowSchema(tbl.Schema(), nil, true, false)
+	if err != nil || len(sc.Fields()) != len(fileSchema.Fields()) {
 		return false
 	}
-	for _, f := range sc.Fields() {
+	for i, f := range sc.Fields() {
+		if ff := fileSchema.Field(i); ff.Name != f.Name || !arrow.TypeEqual(ff.Type, f.Type) {
+			return false
+		}
 		switch t := f.Type.(type) {
 		case *arrow.BooleanType, *arrow.Int32Type, *arrow.Int64Type, *arrow.Float32Type, *arrow.Float64Type,
 			*arrow.StringType, *arrow.BinaryType, *arrow.Date32Type, *arrow.Time64Type, *arrow.Decimal128Type:
@@ -104,7 +110,7 @@ func directSupported(tbl *table.Table, sc *arrow.Schema) bool {
 // directWriter holds what every file of one DataFiles call shares.
 type directWriter struct {
 	tbl      *table.Table
-	sc       *arrow.Schema
+	sc       *arrow.Schema // the table's, with field IDs
 	fs       iceio.WriteFileIO
 	locs     table.LocationProvider
 	base     []parquet.WriterProperty
@@ -117,7 +123,7 @@ type directWriter struct {
 	fileName func(worker, n int) string
 }
 
-func newDirectWriter(ctx context.Context, tbl *table.Table, sc *arrow.Schema, opt Options) (*directWriter, error) {
+func newDirectWriter(ctx context.Context, tbl *table.Table, opt Options) (*directWriter, error) {
 	fs, err := tbl.FS(ctx)
 	if err != nil {
 		return nil, err
@@ -130,8 +136,12 @@ func newDirectWriter(ctx context.Context, tbl *table.Table, sc *arrow.Schema, op
 	if err != nil {
 		return nil, err
 	}
+	fileSchema, err := table.SchemaToArrowSchema(tbl.Schema(), nil, true, false)
+	if err != nil {
+		return nil, err
+	}
 	props := tbl.Properties()
-	w := &directWriter{tbl: tbl, sc: sc, fs: wfs, locs: locs, mem: memory.DefaultAllocator, writeID: uuid.NewString()}
+	w := &directWriter{tbl: tbl, sc: fileSchema, fs: wfs, locs: locs, mem: memory.DefaultAllocator, writeID: uuid.NewString()}
 	w.target = opt.TargetFileSize
 	if w.target <= 0 {
 		w.target = int64(props.GetInt(table.WriteTargetFileSizeBytesKey, table.WriteTargetFileSizeBytesDefault))
@@ -166,8 +176,8 @@ func newDirectWriter(ctx context.Context, tbl *table.Table, sc *arrow.Schema, op
 	if v, ok := props[dictEnabledProperty]; ok {
 		dictDefault = strings.EqualFold(v, "true")
 	}
-	w.dict = make([]bool, len(sc.Fields()))
-	for i, f := range sc.Fields() {
+	w.dict = make([]bool, len(fileSchema.Fields()))
+	for i, f := range fileSchema.Fields() {
 		on := dictDefault
 		if v, ok := props[dictColumnEnabledPrefix+f.Name]; ok {
 			on = strings.EqualFold(v, "true")
@@ -204,7 +214,8 @@ func codecOf(name string) (compress.Compression, error) {
 }
 
 // write writes records as data files (worker numbers the file names of
-// one of the parallel writers). It owns the records and releases them.
+// one of the parallel writers). As iceberg-go's writer, it holds its own
+// reference to a record while it needs it and leaves the caller's alone.
 func (w *directWriter) write(ctx context.Context, worker int, records iter.Seq[arrow.RecordBatch]) (out []iceberg.DataFile, err error) {
 	var (
 		pending []arrow.RecordBatch
@@ -252,9 +263,9 @@ func (w *directWriter) write(ctx context.Context, worker int, records iter.Seq[a
 	}
 	for rec := range records {
 		if rec.NumRows() == 0 {
-			rec.Release()
 			continue
 		}
+		rec.Retain()
 		pending = append(pending, rec)
 		rows += rec.NumRows()
 		bytes += recordBytes(rec)

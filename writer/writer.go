@@ -121,7 +121,7 @@ func dataFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, records 
 	var direct *directWriter
 	if directSupported(tbl, sc) {
 		var err error
-		if direct, err = newDirectWriter(ctx, tbl, sc, opt); err != nil {
+		if direct, err = newDirectWriter(ctx, tbl, opt); err != nil {
 			return nil, fmt.Errorf("writing data files: %w", err)
 		}
 	}
