@@ -27,8 +27,8 @@ type KeySet struct {
 	fixed    *u64Table
 	fixedKey []uint64
 	// inOrder says fixedKey is increasing and fixed is still empty.
-	inOrder bool
-	sizeFor int // the table is sized for at least this many keys
+	inOrder  bool
+	sizeFor  int // the table is sized for at least this many keys
 	hash     func([]byte) uint64
 	byHash   map[uint64]int32
 	overflow map[string]int32
