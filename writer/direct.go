@@ -401,17 +401,20 @@ func (f *directFile) writeRowGroup(recs []arrow.RecordBatch) error {
 // dictionaryOf dictionary-encodes string or binary chunks into one
 // dictionary array (int32 indices, values in order of first appearance);
 // nil for other types or when the values are too many or too large for a
-// dictionary to pay.
+// dictionary to pay. A value equal to the one before it (a constant
+// column, runs) skips the lookup.
 func dictionaryOf(chunks []arrow.Array, mem memory.Allocator) arrow.Array {
+	type binaryLike interface {
+		arrow.Array
+		ValueOffsets() []int32
+		ValueBytes() []byte
+	}
 	var valueType arrow.BinaryDataType
-	value := func(a arrow.Array, i int) string { return "" }
 	switch chunks[0].(type) {
 	case *array.String:
 		valueType = arrow.BinaryTypes.String
-		value = func(a arrow.Array, i int) string { return a.(*array.String).Value(i) }
 	case *array.Binary:
 		valueType = arrow.BinaryTypes.Binary
-		value = func(a arrow.Array, i int) string { return string(a.(*array.Binary).Value(i)) }
 	default:
 		return nil
 	}
@@ -425,25 +428,41 @@ func dictionaryOf(chunks []arrow.Array, mem memory.Allocator) arrow.Array {
 	idx := array.NewInt32Builder(mem)
 	defer idx.Release()
 	idx.Reserve(n)
-	var valueBytes int
+	var (
+		valueBytes int
+		last       []byte
+		lastK      int32 = -1
+	)
 	for _, c := range chunks {
+		bl, ok := c.(binaryLike)
+		if !ok {
+			return nil
+		}
+		offsets, data := bl.ValueOffsets(), bl.ValueBytes()
+		base := offsets[0]
+		nulls := c.NullN() > 0
 		for i := 0; i < c.Len(); i++ {
-			if c.IsNull(i) {
+			if nulls && c.IsNull(i) {
 				idx.UnsafeAppendBoolToBitmap(false)
 				continue
 			}
-			v := value(c, i)
-			k, ok := index[v]
+			v := data[offsets[i]-base : offsets[i+1]-base]
+			if lastK >= 0 && string(v) == string(last) {
+				idx.UnsafeAppend(lastK)
+				continue
+			}
+			k, ok := index[string(v)]
 			if !ok {
 				if len(index) >= dictionaryMaxEntries || valueBytes+len(v) > dictionaryMaxBytes {
 					return nil
 				}
 				k = int32(len(index))
-				index[strings.Clone(v)] = k
-				values.AppendString(v)
+				index[string(v)] = k
+				values.Append(v)
 				valueBytes += len(v)
 			}
 			idx.UnsafeAppend(k)
+			last, lastK = v, k
 		}
 	}
 	dict := values.NewArray()

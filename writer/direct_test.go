@@ -213,8 +213,8 @@ func sameRows(t *testing.T, got, want []string) {
 }
 
 // TestDirectWriterDescendingAndRolling: descending ids are not delta
-// encoded; a small target file size rolls files, and every row is in
-// exactly one of them.
+// encoded; a small target file size rolls files, and every row of the
+// records (given as slices) is in exactly one of them.
 func TestDirectWriterDescendingAndRolling(t *testing.T) {
 	ctx := context.Background()
 	cat, err := catalog.Open(ctx, catalog.Config{Warehouse: t.TempDir()})
@@ -238,7 +238,18 @@ func TestDirectWriterDescendingAndRolling(t *testing.T) {
 			r.Release()
 		}
 	}()
-	files, err := writer.DataFiles(ctx, tbl, asc, seqOf(recs), writer.Options{Parallel: 1, TargetFileSize: 400 << 10})
+	// Each record is given as two slices (offsets into shared buffers).
+	sliced := func(yield func(arrow.RecordBatch, error) bool) {
+		for _, r := range recs {
+			k := r.NumRows() / 3
+			for _, part := range []arrow.RecordBatch{r.NewSlice(0, k), r.NewSlice(k, r.NumRows())} {
+				if !yield(part, nil) {
+					return
+				}
+			}
+		}
+	}
+	files, err := writer.DataFiles(ctx, tbl, asc, sliced, writer.Options{Parallel: 1, TargetFileSize: 400 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
