@@ -123,16 +123,26 @@ type directWriter struct {
 	fileName func(worker, n int) string
 }
 
-func newDirectWriter(ctx context.Context, tbl *table.Table, opt Options) (*directWriter, error) {
+// Target returns where tbl's new files go: its file IO, which must be
+// able to write, and its location provider, which names them.
+func Target(ctx context.Context, tbl *table.Table) (iceio.WriteFileIO, table.LocationProvider, error) {
 	fs, err := tbl.FS(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	wfs, ok := fs.(iceio.WriteFileIO)
 	if !ok {
-		return nil, fmt.Errorf("the table's file IO cannot write")
+		return nil, nil, fmt.Errorf("the table's file IO cannot write")
 	}
 	locs, err := tbl.LocationProvider()
+	if err != nil {
+		return nil, nil, err
+	}
+	return wfs, locs, nil
+}
+
+func newDirectWriter(ctx context.Context, tbl *table.Table, opt Options) (*directWriter, error) {
+	wfs, locs, err := Target(ctx, tbl)
 	if err != nil {
 		return nil, err
 	}
@@ -309,7 +319,7 @@ func recordBytes(rec arrow.RecordBatch) int64 {
 type directFile struct {
 	w    *directWriter
 	loc  string
-	out  *countingFile
+	out  *CountingWriter
 	pw   *pqarrow.FileWriter
 	done bool
 }
@@ -325,7 +335,7 @@ func (w *directWriter) create(loc string, first arrow.RecordBatch) (*directFile,
 	if err != nil {
 		return nil, fmt.Errorf("writing data file %s: %w", loc, err)
 	}
-	out := &countingFile{w: fh}
+	out := &CountingWriter{W: fh}
 	// No ARROW:schema in the file: the columns are written from
 	// dictionary arrays, which readers must not take for the column type;
 	// readers map columns by field ID, as for files of any other writer.
@@ -379,7 +389,7 @@ func ascendingInts(col arrow.Array) bool {
 	return seen
 }
 
-func (f *directFile) size() int64 { return f.out.n }
+func (f *directFile) size() int64 { return f.out.N }
 
 // writeRowGroup writes recs as one row group, column by column.
 func (f *directFile) writeRowGroup(recs []arrow.RecordBatch) error {
@@ -500,7 +510,7 @@ func (f *directFile) close() (iceberg.DataFile, error) {
 		Format:        iceberg.ParquetFile,
 		Metadata:      md,
 		FilePath:      f.loc,
-		FileSize:      f.out.n,
+		FileSize:      f.out.N,
 		Content:       iceberg.EntryContentData,
 		Properties:    tbl.Properties(),
 		FormatVersion: tbl.Metadata().Version(),
@@ -521,19 +531,21 @@ func (f *directFile) abort() {
 	f.w.fs.Remove(f.loc)
 }
 
-// countingFile counts the bytes written through it.
-type countingFile struct {
-	w interface {
+// CountingWriter passes writes and Close to W and counts the bytes
+// written (N): the size of a file being written, which its metadata
+// needs, without asking the store afterwards.
+type CountingWriter struct {
+	W interface {
 		Write([]byte) (int, error)
 		Close() error
 	}
-	n int64
+	N int64
 }
 
-func (c *countingFile) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
+func (c *CountingWriter) Write(p []byte) (int, error) {
+	n, err := c.W.Write(p)
+	c.N += int64(n)
 	return n, err
 }
 
-func (c *countingFile) Close() error { return c.w.Close() }
+func (c *CountingWriter) Close() error { return c.W.Close() }

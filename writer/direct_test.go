@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/iceberg-go"
+	icecat "github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
 
 	"github.com/cdcmerge/cdcmerge/catalog"
@@ -107,29 +108,11 @@ func seqOf(recs []arrow.RecordBatch) func(func(arrow.RecordBatch, error) bool) {
 // dictionary encoded, the column of distinct strings plain.
 func TestDirectWriter(t *testing.T) {
 	ctx := context.Background()
-	cat, err := catalog.Open(ctx, catalog.Config{Warehouse: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	props := iceberg.Properties{
+	cat, tbl, asc, recs := directTable(t, "direct", iceberg.Properties{
 		"write.parquet.compression-level":                 "1",
 		"write.parquet.dict-encoding-enabled.column.id":   "false",
 		"write.parquet.dict-encoding-enabled.column.cust": "false",
-	}
-	tbl, err := catalog.CreateTable(ctx, cat, table.Identifier{"db", "direct"}, directSchema, props)
-	if err != nil {
-		t.Fatal(err)
-	}
-	asc, err := table.SchemaToArrowSchema(tbl.Schema(), nil, true, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs := directRecords(asc, 7, 12, 5000, 1, false)
-	defer func() {
-		for _, r := range recs {
-			r.Release()
-		}
-	}()
+	}, 7, 12, 5000, 1, false)
 	files, err := writer.DataFiles(ctx, tbl, asc, seqOf(recs), writer.Options{Parallel: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -217,27 +200,10 @@ func sameRows(t *testing.T, got, want []string) {
 // records (given as slices) is in exactly one of them.
 func TestDirectWriterDescendingAndRolling(t *testing.T) {
 	ctx := context.Background()
-	cat, err := catalog.Open(ctx, catalog.Config{Warehouse: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbl, err := catalog.CreateTable(ctx, cat, table.Identifier{"db", "roll"}, directSchema, iceberg.Properties{
+	cat, tbl, asc, recs := directTable(t, "roll", iceberg.Properties{
 		"write.parquet.dict-encoding-enabled.column.id": "false",
 		table.ParquetRowGroupSizeBytesKey:               fmt.Sprint(256 << 10),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	asc, err := table.SchemaToArrowSchema(tbl.Schema(), nil, true, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs := directRecords(asc, 3, 20, 3000, 1_000_000, true)
-	defer func() {
-		for _, r := range recs {
-			r.Release()
-		}
-	}()
+	}, 3, 20, 3000, 1_000_000, true)
 	// Each record is given as two slices (offsets into shared buffers).
 	sliced := func(yield func(arrow.RecordBatch, error) bool) {
 		for _, r := range recs {
@@ -274,6 +240,33 @@ func TestDirectWriterDescendingAndRolling(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameRows(t, scanStrings(t, tbl), rowStrings(t, recs))
+}
+
+// directTable creates table db.<name> of directSchema with props in a new
+// warehouse and makes records for it (see directRecords), released when
+// the test ends.
+func directTable(t *testing.T, name string, props iceberg.Properties, seed int64, batches, rows int, first int64, desc bool) (icecat.Catalog, *table.Table, *arrow.Schema, []arrow.RecordBatch) {
+	t.Helper()
+	ctx := context.Background()
+	cat, err := catalog.Open(ctx, catalog.Config{Warehouse: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := catalog.CreateTable(ctx, cat, table.Identifier{"db", name}, directSchema, props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asc, err := table.SchemaToArrowSchema(tbl.Schema(), nil, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := directRecords(asc, seed, batches, rows, first, desc)
+	t.Cleanup(func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	})
+	return cat, tbl, asc, recs
 }
 
 // columnEncodings lists the encodings of each column's first chunk.
