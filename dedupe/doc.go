@@ -23,5 +23,8 @@
 // of the first key column can be compared with a data file's column bounds.
 // The keys live in a KeySet that holds no Go pointers per key; a key of one
 // 8-byte column (integers, dates, timestamps) is kept as a number in a flat
-// open-addressing table, and KeySet.Sorted gives those numbers in order.
+// open-addressing table, and KeySet.Sorted gives those numbers in order;
+// while such keys arrive in increasing order (a full load read in key
+// order) the set is only their sorted list, and the table is built at the
+// first key out of order.
 package dedupe

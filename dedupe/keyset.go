@@ -17,9 +17,18 @@ import (
 // take a faster path: the key itself is the key of a flat open-addressing
 // table (u64Table), so there is nothing to hash twice and no collision to
 // check.
+//
+// A set of 8-byte keys that were added in increasing order (the ids of a
+// full load, read in key order) is kept as that sorted list alone, found
+// by binary search, until a key arrives out of order: only then is the
+// table built. Adding 5M keys in order costs an append and a comparison
+// each instead of a probe of a 96 MB table.
 type KeySet struct {
 	fixed    *u64Table
 	fixedKey []uint64
+	// inOrder says fixedKey is increasing and fixed is still empty.
+	inOrder  bool
+	sizeFor  int // the table is sized for at least this many keys
 	hash     func([]byte) uint64
 	byHash   map[uint64]int32
 	overflow map[string]int32
@@ -36,7 +45,17 @@ type sortedKeys struct {
 
 // NewFixedKeySet returns an empty set for keys of exactly 8 bytes.
 func NewFixedKeySet(n int) *KeySet {
-	return &KeySet{fixed: newU64Table(n), fixedKey: make([]uint64, 0, n)}
+	return &KeySet{fixed: &u64Table{}, fixedKey: make([]uint64, 0, n), inOrder: true, sizeFor: n}
+}
+
+// indexFixed leaves the in-order mode: it builds the table from the keys
+// added so far.
+func (s *KeySet) indexFixed() {
+	s.inOrder = false
+	s.fixed.alloc(max(s.sizeFor, len(s.fixedKey)))
+	for i, k := range s.fixedKey {
+		s.fixed.put(k, int32(i))
+	}
 }
 
 // NewKeySet returns an empty set sized for about n keys.
@@ -75,6 +94,12 @@ func (s *KeySet) Find(k []byte) int32 {
 		if len(k) != 8 {
 			return -1
 		}
+		if s.inOrder {
+			if i, ok := slices.BinarySearch(s.fixedKey, binary.BigEndian.Uint64(k)); ok {
+				return int32(i)
+			}
+			return -1
+		}
 		if i, ok := s.fixed.get(binary.BigEndian.Uint64(k)); ok {
 			return i
 		}
@@ -98,6 +123,14 @@ func (s *KeySet) Find(k []byte) int32 {
 func (s *KeySet) Add(k []byte) (idx int32, added bool) {
 	if s.fixed != nil {
 		v := binary.BigEndian.Uint64(k) // callers guarantee 8 bytes
+		if s.inOrder {
+			if n := len(s.fixedKey); n == 0 || v > s.fixedKey[n-1] {
+				s.sorted = nil
+				s.fixedKey = append(s.fixedKey, v)
+				return int32(n), true
+			}
+			s.indexFixed()
+		}
 		if i, ok := s.fixed.get(v); ok {
 			return i, false
 		}
@@ -139,6 +172,13 @@ func (s *KeySet) Add(k []byte) (idx int32, added bool) {
 func (s *KeySet) Sorted() (keys []uint64, idx []int32, ok bool) {
 	if s.fixed == nil {
 		return nil, nil, false
+	}
+	if s.sorted == nil && s.inOrder {
+		idx := make([]int32, len(s.fixedKey))
+		for i := range idx {
+			idx[i] = int32(i)
+		}
+		s.sorted = &sortedKeys{s.fixedKey, idx}
 	}
 	if s.sorted == nil {
 		keys := slices.Clone(s.fixedKey)

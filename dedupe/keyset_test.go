@@ -169,3 +169,67 @@ func BenchmarkFixedKeySetAdd(b *testing.B) {
 		}
 	}
 }
+
+// TestFixedKeySetInOrder: keys added in increasing order, then again
+// (duplicates), then out of order, then more in order, behave as a map
+// would at every step: Add's index and added flag, Find, Key, Len and
+// Sorted.
+func TestFixedKeySetInOrder(t *testing.T) {
+	s := dedupe.NewFixedKeySet(4)
+	ref := map[int64]int32{}
+	var order []int64
+	add := func(v int64) {
+		t.Helper()
+		idx, added := s.Add(dedupe.AppendInt(nil, v))
+		want, had := ref[v]
+		if !had {
+			want = int32(len(order))
+			ref[v] = want
+			order = append(order, v)
+		}
+		if idx != want || added == had {
+			t.Fatalf("Add(%d) = %d, %v; want %d, %v", v, idx, added, want, !had)
+		}
+	}
+	check := func() {
+		t.Helper()
+		if s.Len() != len(order) {
+			t.Fatalf("Len %d, want %d", s.Len(), len(order))
+		}
+		for v, i := range ref {
+			if got := s.Find(dedupe.AppendInt(nil, v)); got != i || string(s.Key(i)) != string(dedupe.AppendInt(nil, v)) {
+				t.Fatalf("Find(%d) = %d, want %d", v, got, i)
+			}
+		}
+		for _, v := range []int64{-1000, 7, 5000, math.MaxInt64} {
+			if _, ok := ref[v]; !ok && s.Find(dedupe.AppendInt(nil, v)) != -1 {
+				t.Fatalf("Find(%d) found an absent key", v)
+			}
+		}
+		keys, idx, ok := s.Sorted()
+		sorted := slices.Clone(order)
+		slices.Sort(sorted)
+		if !ok || len(keys) != len(sorted) {
+			t.Fatalf("Sorted: %d keys, want %d", len(keys), len(sorted))
+		}
+		for i, v := range sorted {
+			if keys[i] != binary.BigEndian.Uint64(dedupe.AppendInt(nil, v)) || idx[i] != ref[v] {
+				t.Fatalf("Sorted position %d: key %x index %d, want %d index %d", i, keys[i], idx[i], v, ref[v])
+			}
+		}
+	}
+	for v := int64(-500); v < 1000; v += 3 {
+		add(v)
+	}
+	check()
+	add(997) // the last key again: not increasing, so the table is built
+	check()
+	add(-500) // a duplicate out of order
+	add(2)    // a new key out of order
+	check()
+	for v := int64(2000); v < 3000; v++ {
+		add(v)
+		add(v - 1000)
+	}
+	check()
+}

@@ -18,12 +18,6 @@ type u64Table struct {
 	hasZero bool
 }
 
-func newU64Table(n int) *u64Table {
-	t := &u64Table{}
-	t.alloc(n)
-	return t
-}
-
 // alloc sizes the arrays for n keys at a load factor of at most 3/4.
 func (t *u64Table) alloc(n int) {
 	size := 16

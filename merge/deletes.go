@@ -16,6 +16,7 @@ import (
 
 	"github.com/cdcmerge/cdcmerge/dedupe"
 	"github.com/cdcmerge/cdcmerge/reader"
+	"github.com/cdcmerge/cdcmerge/writer"
 )
 
 // Delete strategies of merge-on-read tables.
@@ -119,15 +120,7 @@ func writeDeletionVectors(ctx context.Context, tbl *table.Table, m *matches) (ad
 	if len(m.deletes) == 0 {
 		return nil, nil, nil
 	}
-	fs, err := tbl.FS(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	wfs, ok := fs.(iceio.WriteFileIO)
-	if !ok {
-		return nil, nil, fmt.Errorf("the table's file IO cannot write")
-	}
-	locs, err := tbl.LocationProvider()
+	wfs, locs, err := writer.Target(ctx, tbl)
 	if err != nil {
 		return nil, nil, err
 	}

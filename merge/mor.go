@@ -26,6 +26,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cdcmerge/cdcmerge/dedupe"
+	"github.com/cdcmerge/cdcmerge/writer"
 )
 
 // Write modes, as the Iceberg table properties write.merge.mode,
@@ -385,15 +386,7 @@ func writePositionDeletes(ctx context.Context, tbl *table.Table, deletes map[str
 	if len(deletes) == 0 {
 		return nil, nil
 	}
-	fs, err := tbl.FS(ctx)
-	if err != nil {
-		return nil, err
-	}
-	wfs, ok := fs.(iceio.WriteFileIO)
-	if !ok {
-		return nil, fmt.Errorf("the table's file IO cannot write")
-	}
-	locs, err := tbl.LocationProvider()
+	wfs, locs, err := writer.Target(ctx, tbl)
 	if err != nil {
 		return nil, err
 	}
@@ -496,7 +489,7 @@ func writeParquetRecord(fs iceio.WriteFileIO, path string, rec arrow.RecordBatch
 	if err != nil {
 		return 0, err
 	}
-	cw := &countingWriter{w: w}
+	cw := &writer.CountingWriter{W: w}
 	wp := parquet.NewWriterProperties(append([]parquet.WriterProperty{parquet.WithCompression(compress.Codecs.Zstd), parquet.WithAllocator(mem)}, props...)...)
 	pw, err := pqarrow.NewFileWriter(rec.Schema(), cw, wp, pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem)))
 	if err != nil {
@@ -510,21 +503,5 @@ func writeParquetRecord(fs iceio.WriteFileIO, path string, rec arrow.RecordBatch
 	if err := pw.Close(); err != nil { // closes w too
 		return 0, err
 	}
-	return cw.n, nil
+	return cw.N, nil
 }
-
-type countingWriter struct {
-	w interface {
-		Write([]byte) (int, error)
-		Close() error
-	}
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
-func (c *countingWriter) Close() error { return c.w.Close() }

@@ -9,4 +9,14 @@
 // budget and queues two record batches, and fewer files are written at
 // once (Options.Budget); the table's own properties are never changed for
 // this (WithRowGroupBytes writes through a copy).
+//
+// An unpartitioned, unsorted table of flat columns is written by the
+// direct writer (direct.go) instead of iceberg-go's WriteRecords: arrow-go's
+// Parquet writer driven row group by row group, with cdcmerge's own
+// dictionaries for string columns and delta encoding for ascending integer
+// columns, the table's writer properties otherwise, and each file's
+// metadata (counts, bounds, sizes) built from its footer by iceberg-go's
+// DataFileFromMetadata, the statistics code of iceberg-go's own writer.
+// Everything else (partitions, sort orders, bloom filters, nested or
+// unusual types) goes through iceberg-go.
 package writer

@@ -129,7 +129,14 @@ func dataFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, records 
 	// A partitioned table goes through one WriteRecords: its fanout
 	// writer already spreads partitions over workers, and splitting the
 	// rows first would write a file per partition per writer.
-	if opt.Parallel <= 1 || !tbl.Spec().IsUnpartitioned() {
+	var direct *directWriter
+	if directSupported(tbl, sc) {
+		var err error
+		if direct, err = newDirectWriter(ctx, tbl, opt); err != nil {
+			return nil, fmt.Errorf("writing data files: %w", err)
+		}
+	}
+	if direct == nil && (opt.Parallel <= 1 || !tbl.Spec().IsUnpartitioned()) {
 		return collect(table.WriteRecords(ctx, tbl, sc, records, opts...))
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -151,7 +158,20 @@ func dataFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, records 
 					}
 				}
 			}
-			results[i], errs[i] = collect(table.WriteRecords(ctx, tbl, sc, seq, opts...))
+			if direct != nil {
+				results[i], errs[i] = direct.write(ctx, i, func(yield func(arrow.RecordBatch) bool) {
+					for rec := range in {
+						if !yield(rec) {
+							break
+						}
+					}
+				})
+				if errs[i] != nil {
+					errs[i] = fmt.Errorf("writing data files: %w", errs[i])
+				}
+			} else {
+				results[i], errs[i] = collect(table.WriteRecords(ctx, tbl, sc, seq, opts...))
+			}
 			if errs[i] != nil {
 				cancel()
 			}
