@@ -301,67 +301,44 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	env("CDCMERGE_TARGET_FILE_SIZE", &cfg.TargetFileSize)
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	str := func(name string, dst *string, v string) {
-		if set[name] {
-			*dst = v
-		}
-	}
-	str("source", &cfg.Source, flagVals.Source)
-	str("warehouse", &cfg.Warehouse, flagVals.Warehouse)
-	str("catalog", &cfg.Catalog, flagVals.Catalog)
-	str("catalog-uri", &cfg.CatalogURI, flagVals.CatalogURI)
-	str("catalog-name", &cfg.CatalogName, flagVals.CatalogName)
-	str("s3-endpoint", &cfg.S3Endpoint, flagVals.S3Endpoint)
-	str("s3-region", &cfg.S3Region, flagVals.S3Region)
-	str("source-s3-endpoint", &cfg.SourceEndpoint, flagVals.SourceEndpoint)
-	str("warehouse-s3-endpoint", &cfg.WarehouseEndpt, flagVals.WarehouseEndpt)
-	str("glue-catalog-id", &cfg.GlueCatalogID, flagVals.GlueCatalogID)
-	str("glue-endpoint", &cfg.GlueEndpoint, flagVals.GlueEndpoint)
-	str("rest-credential", &cfg.RESTCredential, flagVals.RESTCredential)
-	str("rest-token", &cfg.RESTToken, flagVals.RESTToken)
-	str("rest-sigv4-service", &cfg.RESTSigV4Svc, flagVals.RESTSigV4Svc)
-	if set["glue-no-create-database"] {
-		cfg.GlueNoCreateDBs = flagVals.GlueNoCreateDBs
-	}
-	if set["rest-sigv4"] {
-		cfg.RESTSigV4 = flagVals.RESTSigV4
-	}
-	str("timestamp-column", &cfg.TimestampColumn, flagVals.TimestampColumn)
-	str("output", &cfg.Output, flagVals.Output)
-	str("log-level", &cfg.LogLevel, flagVals.LogLevel)
-	str("log-stream", &cfg.LogStream, flagVals.LogStream)
-	str("max-duration", &cfg.MaxDuration, flagVals.MaxDuration)
-	str("memory-limit", &cfg.MemoryLimit, flagVals.MemoryLimit)
-	str("on-bad-file", &cfg.OnBadFile, flagVals.OnBadFile)
-	str("cpu-profile", &cfg.CPUProfile, flagVals.CPUProfile)
-	str("heap-profile", &cfg.HeapProfile, flagVals.HeapProfile)
-	str("write-mode", &cfg.WriteMode, flagVals.WriteMode)
-	str("delete-strategy", &cfg.DeleteStrategy, flagVals.DeleteStrategy)
-	if set["format-version"] {
-		cfg.FormatVersion = flagVals.FormatVersion
-	}
-	str("table-definition", &cfg.TableDefinition, flagVals.TableDefinition)
-	str("csv-delimiter", &cfg.CSVDelimiter, flagVals.CSVDelimiter)
-	str("csv-null-value", &cfg.CSVNullValue, flagVals.CSVNullValue)
-	str("cdc-path", &cfg.CDCPath, flagVals.CDCPath)
-	if set["csv-header"] {
-		cfg.CSVHeader = flagVals.CSVHeader
-	}
-	if set["doc-keep-raw"] {
-		cfg.DocKeepRaw = flagVals.DocKeepRaw
-	}
-	if set["doc-keep-flat"] {
-		cfg.DocKeepFlat = flagVals.DocKeepFlat
-	}
-	if set["batch-bytes"] {
-		cfg.BatchBytes = flagVals.BatchBytes
-	}
-	if set["compact-after-delete-files"] {
-		cfg.CompactAfter = flagVals.CompactAfter
-	}
-	if set["batch-files"] {
-		cfg.BatchFiles = flagVals.BatchFiles
-	}
+	override(set, "source", &cfg.Source, flagVals.Source)
+	override(set, "warehouse", &cfg.Warehouse, flagVals.Warehouse)
+	override(set, "catalog", &cfg.Catalog, flagVals.Catalog)
+	override(set, "catalog-uri", &cfg.CatalogURI, flagVals.CatalogURI)
+	override(set, "catalog-name", &cfg.CatalogName, flagVals.CatalogName)
+	override(set, "s3-endpoint", &cfg.S3Endpoint, flagVals.S3Endpoint)
+	override(set, "s3-region", &cfg.S3Region, flagVals.S3Region)
+	override(set, "source-s3-endpoint", &cfg.SourceEndpoint, flagVals.SourceEndpoint)
+	override(set, "warehouse-s3-endpoint", &cfg.WarehouseEndpt, flagVals.WarehouseEndpt)
+	override(set, "glue-catalog-id", &cfg.GlueCatalogID, flagVals.GlueCatalogID)
+	override(set, "glue-endpoint", &cfg.GlueEndpoint, flagVals.GlueEndpoint)
+	override(set, "rest-credential", &cfg.RESTCredential, flagVals.RESTCredential)
+	override(set, "rest-token", &cfg.RESTToken, flagVals.RESTToken)
+	override(set, "rest-sigv4-service", &cfg.RESTSigV4Svc, flagVals.RESTSigV4Svc)
+	override(set, "glue-no-create-database", &cfg.GlueNoCreateDBs, flagVals.GlueNoCreateDBs)
+	override(set, "rest-sigv4", &cfg.RESTSigV4, flagVals.RESTSigV4)
+	override(set, "timestamp-column", &cfg.TimestampColumn, flagVals.TimestampColumn)
+	override(set, "output", &cfg.Output, flagVals.Output)
+	override(set, "log-level", &cfg.LogLevel, flagVals.LogLevel)
+	override(set, "log-stream", &cfg.LogStream, flagVals.LogStream)
+	override(set, "max-duration", &cfg.MaxDuration, flagVals.MaxDuration)
+	override(set, "memory-limit", &cfg.MemoryLimit, flagVals.MemoryLimit)
+	override(set, "on-bad-file", &cfg.OnBadFile, flagVals.OnBadFile)
+	override(set, "cpu-profile", &cfg.CPUProfile, flagVals.CPUProfile)
+	override(set, "heap-profile", &cfg.HeapProfile, flagVals.HeapProfile)
+	override(set, "write-mode", &cfg.WriteMode, flagVals.WriteMode)
+	override(set, "delete-strategy", &cfg.DeleteStrategy, flagVals.DeleteStrategy)
+	override(set, "format-version", &cfg.FormatVersion, flagVals.FormatVersion)
+	override(set, "table-definition", &cfg.TableDefinition, flagVals.TableDefinition)
+	override(set, "csv-delimiter", &cfg.CSVDelimiter, flagVals.CSVDelimiter)
+	override(set, "csv-null-value", &cfg.CSVNullValue, flagVals.CSVNullValue)
+	override(set, "cdc-path", &cfg.CDCPath, flagVals.CDCPath)
+	override(set, "csv-header", &cfg.CSVHeader, flagVals.CSVHeader)
+	override(set, "doc-keep-raw", &cfg.DocKeepRaw, flagVals.DocKeepRaw)
+	override(set, "doc-keep-flat", &cfg.DocKeepFlat, flagVals.DocKeepFlat)
+	override(set, "batch-bytes", &cfg.BatchBytes, flagVals.BatchBytes)
+	override(set, "compact-after-delete-files", &cfg.CompactAfter, flagVals.CompactAfter)
+	override(set, "batch-files", &cfg.BatchFiles, flagVals.BatchFiles)
 	if set["tables"] {
 		cfg.Select = splitList(tablesFlag)
 	}
@@ -369,14 +346,10 @@ func loadConfig(fs *flag.FlagSet, keys keyFlags, flagVals *Config, configPath st
 	if err := checkKeys(cfg); err != nil {
 		return nil, err
 	}
-	if set["compact-after-small-files"] {
-		cfg.CompactSmallFiles = flagVals.CompactSmallFiles
-	}
-	if set["expire-retain-last"] {
-		cfg.ExpireRetainLast = flagVals.ExpireRetainLast
-	}
-	str("expire-older-than", &cfg.ExpireOlderThan, flagVals.ExpireOlderThan)
-	str("target-file-size", &cfg.TargetFileSize, flagVals.TargetFileSize)
+	override(set, "compact-after-small-files", &cfg.CompactSmallFiles, flagVals.CompactSmallFiles)
+	override(set, "expire-retain-last", &cfg.ExpireRetainLast, flagVals.ExpireRetainLast)
+	override(set, "expire-older-than", &cfg.ExpireOlderThan, flagVals.ExpireOlderThan)
+	override(set, "target-file-size", &cfg.TargetFileSize, flagVals.TargetFileSize)
 	mergePartitions(cfg, flagVals.partitions)
 	if err := checkMaintenance(cfg); err != nil {
 		return nil, err
@@ -591,4 +564,12 @@ func checkWriteSettings(t, mode, strategy string, version int) error {
 		return usagef("--format-version must be 2 or 3, got %d%s", version, where)
 	}
 	return nil
+}
+
+// override sets *dst to v when the flag name was given on the command
+// line: flags win over the environment and the config file.
+func override[T any](set map[string]bool, name string, dst *T, v T) {
+	if set[name] {
+		*dst = v
+	}
 }
