@@ -17,25 +17,17 @@ import (
 
 // TestProfileEngine runs the engine in process on a dataset the harness
 // generated, the way `cdcmerge run` does, and writes a CPU and a heap
-// profile per phase (`cdcmerge run` has no profile flag yet). It is skipped
-// unless CDCMERGE_BENCH_DMS names the dataset's dms folder, e.g.
+// profile per phase (`cdcmerge run` has no profile flag yet). Without
+// CDCMERGE_BENCH_DMS it profiles a generated XS dataset (so CI checks that
+// profiling works and the phases apply every file); with it, the dataset's
+// dms folder, e.g.
 //
 //	CDCMERGE_BENCH_DMS=$PWD/bench/results/tmp/M/dms \
 //	CDCMERGE_BENCH_PROFILE_DIR=/tmp/prof \
 //	    go test -run TestProfileEngine -count=1 -v ./bench/
 //	go tool pprof -top /tmp/prof/incremental.cpu.prof
 func TestProfileEngine(t *testing.T) {
-	dms := os.Getenv("CDCMERGE_BENCH_DMS")
-	if dms == "" {
-		t.Skip("CDCMERGE_BENCH_DMS not set")
-	}
-	profDir := os.Getenv("CDCMERGE_BENCH_PROFILE_DIR")
-	if profDir == "" {
-		profDir = t.TempDir()
-	}
-	if err := os.MkdirAll(profDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dms, profDir := profileInputs(t)
 	ctx := context.Background()
 	in := filepath.Join(dms, "shop", "orders")
 	loads, _ := filepath.Glob(filepath.Join(in, "LOAD*.parquet"))
@@ -91,21 +83,18 @@ func TestProfileEngine(t *testing.T) {
 			t.Fatal(err)
 		}
 		h.Close()
+		if st.Files != len(step.files) {
+			t.Errorf("%s: applied %d files, want %d", step.name, st.Files, len(step.files))
+		}
+		checkProfiles(t, profDir, step.name+".cpu.prof", step.name+".heap.prof")
 		t.Logf("%s: %.2fs, %+v; profiles in %s", step.name, sec, st, profDir)
 	}
 }
 
 // TestProfileFloor profiles the floor (rewriteAll) on the LOAD files of the
-// dataset in CDCMERGE_BENCH_DMS; skipped unless it is set.
+// dataset in CDCMERGE_BENCH_DMS, or of a generated XS dataset.
 func TestProfileFloor(t *testing.T) {
-	dms := os.Getenv("CDCMERGE_BENCH_DMS")
-	if dms == "" {
-		t.Skip("CDCMERGE_BENCH_DMS not set")
-	}
-	profDir := os.Getenv("CDCMERGE_BENCH_PROFILE_DIR")
-	if profDir == "" {
-		profDir = t.TempDir()
-	}
+	dms, profDir := profileInputs(t)
 	loads, _ := filepath.Glob(filepath.Join(dms, "shop", "orders", "LOAD*.parquet"))
 	f, err := os.Create(filepath.Join(profDir, "floor.cpu.prof"))
 	if err != nil {
@@ -121,5 +110,39 @@ func TestProfileFloor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkProfiles(t, profDir, "floor.cpu.prof")
 	t.Logf("floor over %d LOAD files: %.2fs", len(loads), time.Since(t0).Seconds())
+}
+
+// profileInputs returns the dms folder to profile (CDCMERGE_BENCH_DMS, or
+// an XS dataset generated here) and the folder for the profiles
+// (CDCMERGE_BENCH_PROFILE_DIR, or a temporary one).
+func profileInputs(t *testing.T) (dms, profDir string) {
+	t.Helper()
+	dms = os.Getenv("CDCMERGE_BENCH_DMS")
+	if dms == "" {
+		ds, err := prepareDataset(context.Background(), t.TempDir(), Sizes["XS"], 1, t.Logf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dms = filepath.Dir(filepath.Dir(ds.tableDir))
+	}
+	profDir = os.Getenv("CDCMERGE_BENCH_PROFILE_DIR")
+	if profDir == "" {
+		profDir = t.TempDir()
+	}
+	if err := os.MkdirAll(profDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dms, profDir
+}
+
+// checkProfiles fails unless each named profile in dir was written.
+func checkProfiles(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if fi, err := os.Stat(filepath.Join(dir, n)); err != nil || fi.Size() == 0 {
+			t.Errorf("profile %s was not written (%v)", n, err)
+		}
+	}
 }
