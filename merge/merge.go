@@ -983,51 +983,39 @@ func (b *batchRun) read(ctx context.Context, tbl *table.Table, files []reader.Fi
 	src := reader.NewDigestSource(b.src)
 	out := make([]*reader.Decoded, len(files))
 	errs := make([]error, len(files))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	workers := 2
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				switch f := files[i]; {
-				case f.Format == reader.CSVChanges && b.opt.Shared == nil:
-					errs[i] = fmt.Errorf("file %s is a shared CDC file of an S3 source but no reader for those was set up", f.Path)
-				case f.Format == reader.CSVChanges:
-					// Read once for every table by the shared reader, not
-					// through src: the rows carry the digest of that read.
-					out[i], errs[i] = b.opt.Shared.Rows(ctx, f, b.source)
-				case f.Format == reader.CSV && b.part != nil:
-					out[i], errs[i] = b.part.readCSV(ctx, b.opt.BatchBytes)
-				case f.Format == reader.CSV:
-					out[i], errs[i] = reader.ReadCSV(ctx, src, f, csvSchema, f.Kind == reader.CDC, b.opt.CSV, b.opt.Mem)
-				default:
-					var rows reader.RowGroups
-					if b.part != nil {
-						rows = b.part.rows
-					}
-					out[i], errs[i] = reader.ReadRowGroups(ctx, src, f, rows, b.opt.Mem)
+	parallel(len(files), 2, func() func(int) {
+		return func(i int) {
+			switch f := files[i]; {
+			case f.Format == reader.CSVChanges && b.opt.Shared == nil:
+				errs[i] = fmt.Errorf("file %s is a shared CDC file of an S3 source but no reader for those was set up", f.Path)
+			case f.Format == reader.CSVChanges:
+				// Read once for every table by the shared reader, not
+				// through src: the rows carry the digest of that read.
+				out[i], errs[i] = b.opt.Shared.Rows(ctx, f, b.source)
+			case f.Format == reader.CSV && b.part != nil:
+				out[i], errs[i] = b.part.readCSV(ctx, b.opt.BatchBytes)
+			case f.Format == reader.CSV:
+				out[i], errs[i] = reader.ReadCSV(ctx, src, f, csvSchema, f.Kind == reader.CDC, b.opt.CSV, b.opt.Mem)
+			default:
+				var rows reader.RowGroups
+				if b.part != nil {
+					rows = b.part.rows
 				}
-				if out[i] != nil && out[i].Digest == "" {
-					// A reader that digests on its own (the shared CDC
-					// reader, a CSV file's first part) has set it already.
-					if dg, ok := src.Digest(files[i].Path); ok {
-						out[i].Digest = dg
-					}
-				}
-				if err := fault.Point(fault.MidRead); err != nil && errs[i] == nil {
-					errs[i] = err
-				}
-				b.prog.report("read", 1, files[i].Size)
+				out[i], errs[i] = reader.ReadRowGroups(ctx, src, f, rows, b.opt.Mem)
 			}
-		}()
-	}
-	for i := range files {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+			if out[i] != nil && out[i].Digest == "" {
+				// A reader that digests on its own (the shared CDC
+				// reader, a CSV file's first part) has set it already.
+				if dg, ok := src.Digest(files[i].Path); ok {
+					out[i].Digest = dg
+				}
+			}
+			if err := fault.Point(fault.MidRead); err != nil && errs[i] == nil {
+				errs[i] = err
+			}
+			b.prog.report("read", 1, files[i].Size)
+		}
+	})
 	for i, e := range errs {
 		if e == nil {
 			continue

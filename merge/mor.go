@@ -135,50 +135,39 @@ func planMergeOnRead(ctx context.Context, tbl *table.Table, key []string, res *d
 	indexed := useKeyIndex(tbl) && len(keyIDs) == 1 && probe.sorted != nil
 	within := strings.TrimSuffix(tbl.Location(), "/") + "/"
 	out := make([]keyHits, len(cands))
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < min(runtime.GOMAXPROCS(0), len(cands)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var cur probeCursor
-			var buf intScanBuf
-			for c := range work {
-				path := cands[c].File.FilePath()
-				gone := deleted[path]
-				h := &out[c]
-				switch {
-				case indexed && strings.HasPrefix(path, within):
-					if x, err := readKeyIndex(fs, cands[c].File, keyIDs[0]); err == nil {
-						probe.matchIndex(x, gone, h)
-						h.indexed = true
-						continue
-					}
-					if h.err = indexIntKeys(fs, cands[c].File, keyIDs[0], probe, gone, &cur, &buf, h); !errors.Is(h.err, errNoIntScan) {
-						continue
-					}
-					h.err, h.pos, h.keys = nil, h.pos[:0], h.keys[:0]
-				case len(keyIDs) == 1 && probe.sorted != nil:
-					if h.err = scanIntKeys(fs, path, keyIDs[0], probe, gone, &cur, &buf, h); !errors.Is(h.err, errNoIntScan) {
-						continue
-					}
-					h.err, h.pos, h.keys = nil, h.pos[:0], h.keys[:0]
+	parallel(len(cands), runtime.GOMAXPROCS(0), func() func(int) {
+		var cur probeCursor
+		var buf intScanBuf
+		return func(c int) {
+			path := cands[c].File.FilePath()
+			gone := deleted[path]
+			h := &out[c]
+			switch {
+			case indexed && strings.HasPrefix(path, within):
+				if x, err := readKeyIndex(fs, cands[c].File, keyIDs[0]); err == nil {
+					probe.matchIndex(x, gone, h)
+					h.indexed = true
+					return
 				}
-				var pos int64
-				h.err = readColumnsByID(ctx, fs, path, keyIDs, mem, func(rec arrow.RecordBatch) error {
-					var err error
-					gone, err = probe.match(rec, pos, gone, &cur, h)
-					pos += rec.NumRows()
-					return err
-				})
+				if h.err = indexIntKeys(fs, cands[c].File, keyIDs[0], probe, gone, &cur, &buf, h); !errors.Is(h.err, errNoIntScan) {
+					return
+				}
+				h.err, h.pos, h.keys = nil, h.pos[:0], h.keys[:0]
+			case len(keyIDs) == 1 && probe.sorted != nil:
+				if h.err = scanIntKeys(fs, path, keyIDs[0], probe, gone, &cur, &buf, h); !errors.Is(h.err, errNoIntScan) {
+					return
+				}
+				h.err, h.pos, h.keys = nil, h.pos[:0], h.keys[:0]
 			}
-		}()
-	}
-	for c := range cands {
-		work <- c
-	}
-	close(work)
-	wg.Wait()
+			var pos int64
+			h.err = readColumnsByID(ctx, fs, path, keyIDs, mem, func(rec arrow.RecordBatch) error {
+				var err error
+				gone, err = probe.match(rec, pos, gone, &cur, h)
+				pos += rec.NumRows()
+				return err
+			})
+		}
+	})
 	for c, h := range out {
 		if h.err != nil {
 			return nil, fmt.Errorf("reading keys of %s: %w", cands[c].File.FilePath(), h.err)
@@ -397,23 +386,12 @@ func writePositionDeletes(ctx context.Context, tbl *table.Table, deletes map[str
 	slices.Sort(paths)
 	out := make([]iceberg.DataFile, len(paths))
 	errs := make([]error, len(paths))
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < min(runtime.GOMAXPROCS(0), len(paths)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				loc := locs.NewDataLocation(uuid.NewString() + "-deletes.parquet")
-				out[i], errs[i] = writePositionDeleteFile(tbl, wfs, loc, touched[paths[i]].file, deletes[paths[i]], mem)
-			}
-		}()
-	}
-	for i := range paths {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
+	parallel(len(paths), runtime.GOMAXPROCS(0), func() func(int) {
+		return func(i int) {
+			loc := locs.NewDataLocation(uuid.NewString() + "-deletes.parquet")
+			out[i], errs[i] = writePositionDeleteFile(tbl, wfs, loc, touched[paths[i]].file, deletes[paths[i]], mem)
+		}
+	})
 	var done []iceberg.DataFile
 	for i, df := range out {
 		if errs[i] != nil {
