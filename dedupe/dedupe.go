@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/cdcmerge/cdcmerge/internal/dictcol"
 	"github.com/cdcmerge/cdcmerge/reader"
 )
 
@@ -350,6 +351,11 @@ func valueString(col arrow.Array, width int) func(int) (string, bool) {
 			}
 			return s, true
 		}
+	case *array.Dictionary:
+		// Order columns are read plain (merge's plainColumns); should
+		// one arrive as a dictionary, it still orders by its values.
+		plain := dictcol.Decode(c, memory.DefaultAllocator)
+		return valueString(plain, width)
 	case *array.Decimal128, *array.Int64, *array.Int32, *array.Timestamp:
 		enc, _ := ColumnEncoder(c)
 		return func(i int) (string, bool) {

@@ -85,6 +85,8 @@ func distinctRatio(col arrow.Array, n int) (float64, bool) {
 		}
 		vals++
 		switch c := col.(type) {
+		case *array.Dictionary:
+			buf = binary.LittleEndian.AppendUint32(buf[:0], uint32(c.GetValueIndex(i)))
 		case *array.String:
 			seen[c.Value(i)] = struct{}{}
 			continue

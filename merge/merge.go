@@ -1001,7 +1001,7 @@ func (b *batchRun) read(ctx context.Context, tbl *table.Table, files []reader.Fi
 				if b.part != nil {
 					rows = b.part.rows
 				}
-				out[i], errs[i] = reader.ReadRowGroups(ctx, src, f, rows, b.opt.Mem)
+				out[i], errs[i] = reader.ReadParquet(ctx, src, f, reader.ReadOptions{RowGroups: rows, Dictionaries: true, Plain: b.plainColumns(f)}, b.opt.Mem)
 			}
 			if out[i] != nil && out[i].Digest == "" {
 				// A reader that digests on its own (the shared CDC
@@ -1030,6 +1030,22 @@ func (b *batchRun) read(ctx context.Context, tbl *table.Table, files []reader.Fi
 		return out, e
 	}
 	return out, nil
+}
+
+// plainColumns are the columns of f read as plain values even when DMS
+// dictionary-encoded them: those checked or compared row by row (the key,
+// and for CDC files the columns that order changes). The others may stay
+// dictionaries up to the data file writer (see internal/dictcol).
+func (b *batchRun) plainColumns(f reader.File) []string {
+	plain := append([]string(nil), b.key...)
+	if f.Kind == reader.CDC {
+		ts := b.opt.TimestampColumn
+		if ts == "" {
+			ts = DefaultTimestampColumn
+		}
+		plain = append(plain, ts, dedupe.ChangeSeqColumn)
+	}
+	return plain
 }
 
 // quarantine records that a file is skipped, and why.

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/iceberg-go/table"
 
 	"github.com/cdcmerge/cdcmerge/catalog"
+	"github.com/cdcmerge/cdcmerge/internal/dictcol"
 	"github.com/cdcmerge/cdcmerge/internal/fault"
 	"github.com/cdcmerge/cdcmerge/reader"
 )
@@ -43,14 +44,14 @@ func unionSchema(tableName string, files []*reader.Decoded) ([]unionField, error
 			i, ok := idx[k]
 			if !ok {
 				idx[k] = len(out)
-				out = append(out, unionField{field: arrow.Field{Name: f.Name, Type: f.Type, Nullable: true}, path: d.File.Path})
+				out = append(out, unionField{field: arrow.Field{Name: f.Name, Type: dictcol.ValueType(f.Type), Nullable: true}, path: d.File.Path})
 				continue
 			}
-			w, ok := widerArrow(out[i].field.Type, f.Type)
+			w, ok := widerArrow(out[i].field.Type, dictcol.ValueType(f.Type))
 			if !ok {
 				return nil, &SchemaError{Table: tableName, Path: d.File.Path, Column: f.Name, Msg: fmt.Sprintf(
 					"type %s conflicts with type %s in %s; cdcmerge cannot convert between them without losing data: fix the source files or map the column to a new name",
-					f.Type, out[i].field.Type, out[i].path)}
+					dictcol.ValueType(f.Type), out[i].field.Type, out[i].path)}
 			}
 			out[i].field.Type = w
 		}

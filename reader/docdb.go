@@ -14,6 +14,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/cdcmerge/cdcmerge/internal/dictcol"
 )
 
 // DocumentDB / MongoDB sources.
@@ -1365,7 +1367,13 @@ func IsDocumentFile(d *Decoded) bool {
 // The batch does not keep d's record.
 func DocumentsOf(ctx context.Context, d *Decoded, opt DocReadOptions) (*DocBatch, error) {
 	f := d.File
-	rec := d.Record
+	// Documents are read value by value: columns read as dictionaries
+	// (ReadOptions.Dictionaries) are decoded first.
+	rec, err := dictcol.Plain(d.Record, nil, memory.DefaultAllocator)
+	if err != nil {
+		return nil, &FileError{Path: f.Path, Row: -1, Msg: "cannot decode", Err: err}
+	}
+	defer rec.Release()
 	n := int(rec.NumRows())
 	out := &DocBatch{File: f, Ops: d.Ops, Docs: make([]*Doc, n), IDs: make([]string, n)}
 	fe := func(row int, col, msg string, err error) *FileError {

@@ -8,6 +8,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/cdcmerge/cdcmerge/internal/dictcol"
 )
 
 // Uint64Type is the Iceberg-compatible type unsigned 64-bit integers widen
@@ -254,7 +256,9 @@ func decodeDictionary(d *array.Dictionary, mem memory.Allocator) (arrow.Array, e
 
 // Conform returns rec reshaped to target: columns matched by name
 // (case-insensitively), converted to the target types, missing ones null,
-// in target order. Columns of rec that target lacks are an error: the
+// in target order. A dictionary column of the target's string or binary
+// type is kept as it is (internal/dictcol), the record's field then having
+// its dictionary type. Columns of rec that target lacks are an error: the
 // table's schema must have been evolved first.
 func Conform(rec arrow.RecordBatch, target *arrow.Schema, mem memory.Allocator) (arrow.RecordBatch, error) {
 	byName := map[string]int{}
@@ -263,6 +267,7 @@ func Conform(rec arrow.RecordBatch, target *arrow.Schema, mem memory.Allocator) 
 	}
 	used := 0
 	cols := make([]arrow.Array, 0, target.NumFields())
+	var fields []arrow.Field // target's, with dictionary types where kept
 	release := func() {
 		for _, c := range cols {
 			c.Release()
@@ -275,7 +280,19 @@ func Conform(rec arrow.RecordBatch, target *arrow.Schema, mem memory.Allocator) 
 			continue
 		}
 		used++
-		c, err := Convert(rec.Column(i), f.Type, mem)
+		col := rec.Column(i)
+		if dictcol.Is(col.DataType()) && arrow.TypeEqual(dictcol.ValueType(col.DataType()), f.Type) {
+			// A string column read as a dictionary stays one (see
+			// ReadOptions.Dictionaries); its field says so.
+			col.Retain()
+			cols = append(cols, col)
+			if fields == nil {
+				fields = append([]arrow.Field(nil), target.Fields()...)
+			}
+			fields[len(cols)-1].Type = col.DataType()
+			continue
+		}
+		c, err := Convert(col, f.Type, mem)
 		if err != nil {
 			release()
 			return nil, fmt.Errorf("column %q: %w", f.Name, err)
@@ -286,7 +303,12 @@ func Conform(rec arrow.RecordBatch, target *arrow.Schema, mem memory.Allocator) 
 		release()
 		return nil, fmt.Errorf("record has columns the table lacks")
 	}
-	out := array.NewRecordBatch(target, cols, rec.NumRows())
+	sc := target
+	if fields != nil {
+		md := target.Metadata()
+		sc = arrow.NewSchema(fields, &md)
+	}
+	out := array.NewRecordBatch(sc, cols, rec.NumRows())
 	release()
 	return out, nil
 }

@@ -13,6 +13,9 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/apache/arrow-go/v18/parquet/schema"
+
+	"github.com/cdcmerge/cdcmerge/internal/dictcol"
 )
 
 // OpColumn is the name of the DMS operation column.
@@ -173,7 +176,29 @@ func checkFooter(md *metadata.FileMetaData, size int64) error {
 }
 
 // ReadRowGroups decodes the row groups rg of one Parquet file of src.
-func ReadRowGroups(ctx context.Context, src Source, f File, rg RowGroups, mem memory.Allocator) (d *Decoded, err error) {
+func ReadRowGroups(ctx context.Context, src Source, f File, rg RowGroups, mem memory.Allocator) (*Decoded, error) {
+	return ReadParquet(ctx, src, f, ReadOptions{RowGroups: rg}, mem)
+}
+
+// ReadOptions say what ReadParquet reads and in which form.
+type ReadOptions struct {
+	RowGroups RowGroups // the zero value: all
+	// Dictionaries returns a string or binary column as a dictionary
+	// array (int32 indices, see internal/dictcol) when every data page of
+	// it in the row groups read is dictionary encoded, as DMS writes
+	// low-cardinality columns: its values are then never copied one by
+	// one. A column with plain pages (its dictionary overflowed) is read
+	// plain: a dictionary of it would have to hash every value.
+	Dictionaries bool
+	// Plain names the columns (case-insensitively) always read plain:
+	// those validated or compared value by value (keys, the columns that
+	// order changes).
+	Plain []string
+}
+
+// ReadParquet decodes the row groups opt selects of one Parquet file of src.
+func ReadParquet(ctx context.Context, src Source, f File, opt ReadOptions, mem memory.Allocator) (d *Decoded, err error) {
+	rg := opt.RowGroups
 	defer func() {
 		// The last line of defence against a corrupt file the checks above
 		// do not catch: arrow-go decodes in this goroutine, and a panic in
@@ -205,7 +230,15 @@ func ReadRowGroups(ctx context.Context, src Source, f File, rg RowGroups, mem me
 		return nil, &FileError{Path: f.Path, Row: -1, Msg: "corrupt Parquet footer", Err: err,
 			Hint: "re-upload the file from DMS"}
 	}
-	fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: 1 << 16}, mem)
+	props := pqarrow.ArrowReadProperties{BatchSize: 1 << 16}
+	var dictCols map[int]bool
+	if opt.Dictionaries {
+		dictCols = dictionaryColumns(pr.MetaData(), rg, opt.Plain)
+		for i := range dictCols {
+			props.SetReadDict(i, true)
+		}
+	}
+	fr, err := pqarrow.NewFileReader(pr, props, mem)
 	if err != nil {
 		return nil, &FileError{Path: f.Path, Row: -1, Msg: "cannot map the Parquet schema", Err: err}
 	}
@@ -271,6 +304,18 @@ func ReadRowGroups(ctx context.Context, src Source, f File, rg RowGroups, mem me
 		if lf := fr.Manifest.Fields[i]; lf.IsLeaf() && pqSchema.Column(lf.ColIndex).PhysicalType() == parquet.Types.Int96 {
 			int96 = true
 		}
+		if lf := fr.Manifest.Fields[i]; lf.IsLeaf() && dictCols[lf.ColIndex] && dictcol.Is(col.DataType()) {
+			// Kept as read; its indices are checked against its
+			// dictionary here, where a bad one is still about this file.
+			if err := checkIndices(col.(*array.Dictionary)); err != nil {
+				col.Release()
+				return nil, &FileError{Path: f.Path, Row: -1, Column: fld.Name, Msg: "cannot decode (corrupt Parquet data)", Err: err,
+					Hint: "re-upload the file from DMS"}
+			}
+			cols = append(cols, col)
+			fields = append(fields, arrow.Field{Name: fld.Name, Type: col.DataType(), Nullable: true})
+			continue
+		}
 		norm, err := Normalize(col, int96, mem)
 		col.Release()
 		if err != nil {
@@ -287,6 +332,78 @@ func ReadRowGroups(ctx context.Context, src Source, f File, rg RowGroups, mem me
 	}
 	d.Record = array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, nrows)
 	return d, nil
+}
+
+// dictionaryColumns returns the leaf columns of md ReadOptions.Dictionaries
+// reads as dictionaries: top-level string or binary columns not named in
+// plain whose every data page in row groups rg is dictionary encoded.
+// Without page encoding statistics (writers need not write them), a
+// column chunk that has a dictionary page qualifies: the reader handles
+// plain pages in a dictionary column too, only more slowly.
+func dictionaryColumns(md *metadata.FileMetaData, rg RowGroups, plain []string) map[int]bool {
+	from, to := rg.From, rg.To
+	if rg.All() {
+		from, to = 0, md.NumRowGroups()
+	}
+	out := map[int]bool{}
+	sc := md.Schema
+columns:
+	for i := 0; i < sc.NumColumns(); i++ {
+		c := sc.Column(i)
+		if c.PhysicalType() != parquet.Types.ByteArray || c.MaxRepetitionLevel() != 0 || len(c.ColumnPath()) != 1 {
+			continue
+		}
+		switch c.LogicalType().(type) {
+		case schema.StringLogicalType, *schema.StringLogicalType, schema.NoLogicalType, *schema.NoLogicalType:
+		default:
+			continue // JSON, BSON, enums, decimals: read as they always are
+		}
+		name := c.Name()
+		if strings.EqualFold(name, OpColumn) {
+			continue
+		}
+		for _, p := range plain {
+			if strings.EqualFold(name, p) {
+				continue columns
+			}
+		}
+		for r := from; r < to; r++ {
+			cc, err := md.RowGroup(r).ColumnChunk(i)
+			if err != nil || !cc.HasDictionaryPage() {
+				continue columns
+			}
+			for _, st := range cc.EncodingStats() {
+				if st.PageType == pageTypeData || st.PageType == pageTypeDataV2 {
+					if st.Encoding != parquet.Encodings.RLEDict && st.Encoding != parquet.Encodings.PlainDict {
+						continue columns
+					}
+				}
+			}
+		}
+		out[i] = true
+	}
+	return out
+}
+
+// Parquet page types (the format's PageType values; arrow-go's enum is in
+// an internal package).
+const (
+	pageTypeData   = 0
+	pageTypeDataV2 = 3
+)
+
+// checkIndices makes sure every index of d points into its dictionary: a
+// corrupt file's indices are not checked by the decoder when it keeps the
+// dictionary.
+func checkIndices(d *array.Dictionary) error {
+	n := int32(d.Dictionary().Len())
+	nulls := d.NullN() > 0
+	for i, j := range d.Indices().(*array.Int32).Int32Values() {
+		if (j < 0 || j >= n) && (!nulls || d.IsValid(i)) {
+			return fmt.Errorf("row %d: dictionary index %d, the dictionary has %d values", i, j, n)
+		}
+	}
+	return nil
 }
 
 func concatChunks(ch *arrow.Chunked, mem memory.Allocator) (arrow.Array, error) {

@@ -16,6 +16,8 @@ import (
 	iceio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
 	"github.com/google/uuid"
+
+	"github.com/cdcmerge/cdcmerge/internal/dictcol"
 )
 
 // The direct writer writes an unpartitioned table's data files with
@@ -407,7 +409,16 @@ func (f *directFile) writeRowGroup(recs []arrow.RecordBatch) error {
 			}
 		}
 		if col == nil {
-			col = arrow.NewChunked(f.w.sc.Field(c).Type, chunks)
+			// Chunks read as dictionaries (internal/dictcol) are written
+			// plain here, like the column's other values.
+			plain := make([]arrow.Array, len(chunks))
+			for i, ch := range chunks {
+				plain[i] = dictcol.Decode(ch, f.w.mem)
+			}
+			col = arrow.NewChunked(f.w.sc.Field(c).Type, plain)
+			for _, p := range plain {
+				p.Release()
+			}
 		}
 		err := f.pw.WriteColumnChunked(col, 0, int64(col.Len()))
 		col.Release()
@@ -422,18 +433,16 @@ func (f *directFile) writeRowGroup(recs []arrow.RecordBatch) error {
 // dictionary array (int32 indices, values in order of first appearance);
 // nil for other types or when the values are too many or too large for a
 // dictionary to pay. A value equal to the one before it (a constant
-// column, runs) skips the lookup.
+// column, runs) skips the lookup. A chunk that already is a dictionary
+// (internal/dictcol) is mapped one distinct value at a time: each of its
+// dictionary's values is looked up once, on first use, and its rows only
+// translate indices.
 func dictionaryOf(chunks []arrow.Array, mem memory.Allocator) arrow.Array {
-	type binaryLike interface {
-		arrow.Array
-		ValueOffsets() []int32
-		ValueBytes() []byte
-	}
 	var valueType arrow.BinaryDataType
-	switch chunks[0].(type) {
-	case *array.String:
+	switch dictcol.ValueType(chunks[0].DataType()).ID() {
+	case arrow.STRING:
 		valueType = arrow.BinaryTypes.String
-	case *array.Binary:
+	case arrow.BINARY:
 		valueType = arrow.BinaryTypes.Binary
 	default:
 		return nil
@@ -453,7 +462,49 @@ func dictionaryOf(chunks []arrow.Array, mem memory.Allocator) arrow.Array {
 		last       []byte
 		lastK      int32 = -1
 	)
+	lookup := func(v []byte) (int32, bool) {
+		k, ok := index[string(v)]
+		if !ok {
+			if len(index) >= dictionaryMaxEntries || valueBytes+len(v) > dictionaryMaxBytes {
+				return 0, false
+			}
+			k = int32(len(index))
+			index[string(v)] = k
+			values.Append(v)
+			valueBytes += len(v)
+		}
+		return k, true
+	}
 	for _, c := range chunks {
+		if !arrow.TypeEqual(dictcol.ValueType(c.DataType()), valueType) {
+			return nil
+		}
+		if d, ok := c.(*array.Dictionary); ok {
+			dv := d.Dictionary().(binaryLike)
+			offsets, data := dv.ValueOffsets(), dv.ValueBytes()
+			base := offsets[0]
+			remap := make([]int32, dv.Len())
+			for i := range remap {
+				remap[i] = -1
+			}
+			nulls := d.NullN() > 0
+			for i, j := range d.Indices().(*array.Int32).Int32Values() {
+				if nulls && d.IsNull(i) {
+					idx.UnsafeAppendBoolToBitmap(false)
+					continue
+				}
+				k := remap[j]
+				if k < 0 {
+					if k, ok = lookup(data[offsets[j]-base : offsets[j+1]-base]); !ok {
+						return nil
+					}
+					remap[j] = k
+				}
+				idx.UnsafeAppend(k)
+			}
+			lastK = -1
+			continue
+		}
 		bl, ok := c.(binaryLike)
 		if !ok {
 			return nil
@@ -471,15 +522,9 @@ func dictionaryOf(chunks []arrow.Array, mem memory.Allocator) arrow.Array {
 				idx.UnsafeAppend(lastK)
 				continue
 			}
-			k, ok := index[string(v)]
+			k, ok := lookup(v)
 			if !ok {
-				if len(index) >= dictionaryMaxEntries || valueBytes+len(v) > dictionaryMaxBytes {
-					return nil
-				}
-				k = int32(len(index))
-				index[string(v)] = k
-				values.Append(v)
-				valueBytes += len(v)
+				return nil
 			}
 			idx.UnsafeAppend(k)
 			last, lastK = v, k
@@ -490,6 +535,13 @@ func dictionaryOf(chunks []arrow.Array, mem memory.Allocator) arrow.Array {
 	indices := idx.NewArray()
 	defer indices.Release()
 	return array.NewDictionaryArray(&arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: valueType}, indices, dict)
+}
+
+// binaryLike is a string or binary array's raw form.
+type binaryLike interface {
+	arrow.Array
+	ValueOffsets() []int32
+	ValueBytes() []byte
 }
 
 // close finishes the file and returns its metadata.

@@ -9,8 +9,11 @@ import (
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
+
+	"github.com/cdcmerge/cdcmerge/internal/dictcol"
 )
 
 // Options tune how data files are written.
@@ -136,6 +139,11 @@ func dataFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, records 
 			return nil, fmt.Errorf("writing data files: %w", err)
 		}
 	}
+	if direct == nil {
+		// iceberg-go's writer takes records of the table's schema only:
+		// columns read as dictionaries (internal/dictcol) are decoded.
+		records = plainRecords(records, sc)
+	}
 	if direct == nil && (opt.Parallel <= 1 || !tbl.Spec().IsUnpartitioned()) {
 		return collect(table.WriteRecords(ctx, tbl, sc, records, opts...))
 	}
@@ -215,6 +223,24 @@ func dataFiles(ctx context.Context, tbl *table.Table, sc *arrow.Schema, records 
 		}
 	}
 	return out, ctx.Err()
+}
+
+// plainRecords yields records with their dictionary columns decoded and
+// the schema sc.
+func plainRecords(records iter.Seq2[arrow.RecordBatch, error], sc *arrow.Schema) iter.Seq2[arrow.RecordBatch, error] {
+	return func(yield func(arrow.RecordBatch, error) bool) {
+		for rec, err := range records {
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			plain, err := dictcol.Plain(rec, sc, memory.DefaultAllocator)
+			rec.Release()
+			if !yield(plain, err) || err != nil {
+				return
+			}
+		}
+	}
 }
 
 // WithRowGroupBytes returns a copy of tbl whose Parquet writers close a
