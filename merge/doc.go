@@ -8,6 +8,11 @@
 //	        -> plan (copy-on-write or merge-on-read) -> write data and
 //	           delete files -> commit + checkpoint
 //
+// Decoding keeps DMS's dictionary-encoded string columns as dictionaries
+// (internal/dictcol) all the way to the writer, except the key and, in
+// CDC files, the timestamp and change sequence columns (plainColumns):
+// those are validated and compared value by value.
+//
 // # Copy-on-write
 //
 // A batch touches a set of keys K (every key whose latest change it holds).

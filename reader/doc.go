@@ -29,7 +29,12 @@
 // times and timestamps in microseconds, INT96 converted), plus the per-row
 // operation taken from the Op column. Columns are addressed by name, never
 // by position. Op is removed from the record; every other column, the DMS
-// timestamp column included, stays. docs/types.md lists, for each source
+// timestamp column included, stays. ReadParquet can keep string and
+// binary columns whose pages DMS dictionary-encoded as Arrow dictionary
+// arrays (ReadOptions.Dictionaries, internal/dictcol): merge asks for it
+// for every column but the key and, in CDC files, the columns that order
+// changes, so that low-cardinality columns reach the writer without their
+// values being copied row by row. docs/types.md lists, for each source
 // database type, what DMS writes and the type and value read; its rows are
 // checked by TestDocumentedTypes.
 //

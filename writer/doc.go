@@ -19,4 +19,12 @@
 // DataFileFromMetadata, the statistics code of iceberg-go's own writer.
 // Everything else (partitions, sort orders, bloom filters, nested or
 // unusual types) goes through iceberg-go.
+//
+// A record's string or binary column may come as an Arrow dictionary
+// array (internal/dictcol: the reader keeps DMS's dictionary-encoded
+// columns that way): its field then has the dictionary type where the
+// table's schema has the plain one. The direct writer maps its distinct
+// values into the row group's dictionary, or decodes it where the column
+// is written plain; records for iceberg-go's writer are decoded first.
+// Either way the files hold the plain values.
 package writer
