@@ -67,6 +67,7 @@ func TestHarnessXS(t *testing.T) {
 		"cdcmerge merge-on-read-partitioned/initial load": false, "cdcmerge merge-on-read-partitioned/incremental merge": false,
 		"cdcmerge merge-on-read-partitioned/total": false,
 		"floor/rewrite LOAD files":                 false, "floor/rewrite CDC files": false, "floor/total": false,
+		"floor tuned/rewrite LOAD files": false, "floor tuned/rewrite CDC files": false, "floor tuned/total": false,
 	}
 	for _, c := range []string{"cdcmerge", "cdcmerge merge-on-read"} {
 		for _, p := range []string{"small batch p50", "small batch p95", "small batch max", "read before compact", "compact before read", "read after compact"} {

@@ -100,8 +100,10 @@ func contenderColor(c string) color.RGBA {
 		return color.RGBA{0x17, 0xbe, 0xcf, 0xff} // teal
 	case "duckdb":
 		return color.RGBA{0xff, 0x7f, 0x0e, 0xff} // orange
-	case "floor":
+	case floorDefault:
 		return color.RGBA{0x7f, 0x7f, 0x7f, 0xff} // gray
+	case floorTuned:
+		return color.RGBA{0xbc, 0xbd, 0x22, 0xff} // olive
 	}
 	return color.RGBA{0x94, 0x67, 0xbd, 0xff} // purple
 }

@@ -96,22 +96,24 @@ func TestProfileEngine(t *testing.T) {
 func TestProfileFloor(t *testing.T) {
 	dms, profDir := profileInputs(t)
 	loads, _ := filepath.Glob(filepath.Join(dms, "shop", "orders", "LOAD*.parquet"))
-	f, err := os.Create(filepath.Join(profDir, "floor.cpu.prof"))
-	if err != nil {
-		t.Fatal(err)
+	for name, fs := range map[string]floorSettings{"floor.cpu.prof": {}, "floor-tuned.cpu.prof": {tuned: true}} {
+		f, err := os.Create(filepath.Join(profDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Now()
+		err = rewriteAll(context.Background(), loads, t.TempDir(), 2, fs)
+		pprof.StopCPUProfile()
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkProfiles(t, profDir, name)
+		t.Logf("%s over %d LOAD files: %.2fs", name, len(loads), time.Since(t0).Seconds())
 	}
-	defer f.Close()
-	if err := pprof.StartCPUProfile(f); err != nil {
-		t.Fatal(err)
-	}
-	t0 := time.Now()
-	err = rewriteAll(context.Background(), loads, t.TempDir(), 2)
-	pprof.StopCPUProfile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkProfiles(t, profDir, "floor.cpu.prof")
-	t.Logf("floor over %d LOAD files: %.2fs", len(loads), time.Since(t0).Seconds())
 }
 
 // profileInputs returns the dms folder to profile (CDCMERGE_BENCH_DMS, or

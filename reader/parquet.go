@@ -233,7 +233,7 @@ func ReadParquet(ctx context.Context, src Source, f File, opt ReadOptions, mem m
 	props := pqarrow.ArrowReadProperties{BatchSize: 1 << 16}
 	var dictCols map[int]bool
 	if opt.Dictionaries {
-		dictCols = dictionaryColumns(pr.MetaData(), rg, opt.Plain)
+		dictCols = DictionaryColumns(pr.MetaData(), rg, opt.Plain)
 		for i := range dictCols {
 			props.SetReadDict(i, true)
 		}
@@ -334,13 +334,13 @@ func ReadParquet(ctx context.Context, src Source, f File, opt ReadOptions, mem m
 	return d, nil
 }
 
-// dictionaryColumns returns the leaf columns of md ReadOptions.Dictionaries
+// DictionaryColumns returns the leaf columns of md ReadOptions.Dictionaries
 // reads as dictionaries: top-level string or binary columns not named in
 // plain whose every data page in row groups rg is dictionary encoded.
 // Without page encoding statistics (writers need not write them), a
 // column chunk that has a dictionary page qualifies: the reader handles
 // plain pages in a dictionary column too, only more slowly.
-func dictionaryColumns(md *metadata.FileMetaData, rg RowGroups, plain []string) map[int]bool {
+func DictionaryColumns(md *metadata.FileMetaData, rg RowGroups, plain []string) map[int]bool {
 	from, to := rg.From, rg.To
 	if rg.All() {
 		from, to = 0, md.NumRowGroups()
