@@ -125,6 +125,7 @@ func Latest(ctx context.Context, parts []Part, opt Options, mem memory.Allocator
 	encs := make([]*KeyEncoder, len(parts))
 	keyIdx := make([][]int, len(parts))
 	orders := make([]func(int) string, len(parts))
+	spans := make([]orderSpan, len(parts))
 	res := &Result{Keys: keys}
 	var buf []byte
 	for pi, p := range parts {
@@ -142,6 +143,7 @@ func Latest(ctx context.Context, parts []Part, opt Options, mem memory.Allocator
 		keyIdx[pi] = idx
 		orders[pi] = orderFunc(rec, opt, p.Load)
 		n := int(rec.NumRows())
+		spans[pi] = spanOf(orders[pi], n)
 		res.Changes += int64(n)
 		for i := 0; i < n; i++ {
 			if i&0xFFFF == 0 && ctx.Err() != nil {
@@ -163,7 +165,7 @@ func Latest(ctx context.Context, parts []Part, opt Options, mem memory.Allocator
 				wins = append(wins, w)
 				continue
 			}
-			if replaces(w, wins[k], orders) {
+			if replaces(w, wins[k], orders, spans) {
 				wins[k] = w
 			}
 		}
@@ -244,16 +246,63 @@ func Latest(ctx context.Context, parts []Part, opt Options, mem memory.Allocator
 	return res, nil
 }
 
+// orderSpan is the range of a part's order values, and whether they never
+// descend from row to row. DMS writes changes in commit order, so a CDC
+// file's rows usually ascend and each file starts at or after the end of
+// the one before: then replaces knows the answer without reading the two
+// rows' values (reading the older one is a cache miss into a part read
+// long before).
+type orderSpan struct {
+	lo, hi    string
+	ascending bool
+}
+
+// spanOf computes the span of a part's n order values (nil order: none).
+func spanOf(order func(int) string, n int) orderSpan {
+	if order == nil || n == 0 {
+		return orderSpan{}
+	}
+	sp := orderSpan{ascending: true}
+	var prev string
+	for i := 0; i < n; i++ {
+		v := order(i)
+		if i == 0 || v < sp.lo {
+			sp.lo = v
+		}
+		if i == 0 || v > sp.hi {
+			sp.hi = v
+		}
+		if i > 0 && v < prev {
+			sp.ascending = false
+		}
+		prev = v
+	}
+	// Own copies: the values may be substrings of the part's buffers.
+	sp.lo, sp.hi = strings.Clone(sp.lo), strings.Clone(sp.hi)
+	return sp
+}
+
 // replaces reports whether change w, seen after cur in stream order, wins:
 // CDC beats LOAD; otherwise a greater or equal order value (equal: the
 // later position wins).
-func replaces(w, cur winner, orders []func(int) string) bool {
+func replaces(w, cur winner, orders []func(int) string, spans []orderSpan) bool {
 	if w.load != cur.load {
 		return !w.load
 	}
 	ow, oc := orders[w.part], orders[cur.part]
 	if ow == nil && oc == nil {
 		return true
+	}
+	if ow != nil && oc != nil {
+		// w comes after cur in the stream: a later row of an ascending
+		// part, or a part whose values all lie at or above cur's part's,
+		// has a value at least cur's.
+		if w.part == cur.part && spans[w.part].ascending {
+			return true
+		}
+		if spans[cur.part].hi <= spans[w.part].lo {
+			return true
+		}
 	}
 	var a, b string
 	if ow != nil {

@@ -3,6 +3,8 @@ package dedupe_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand"
 	"strings"
 	"testing"
 
@@ -182,5 +184,94 @@ func TestKeyEncodingOrder(t *testing.T) {
 	y := dedupe.AppendBytes(dedupe.AppendBytes(nil, []byte("ab")), []byte(""))
 	if string(x) == string(y) {
 		t.Fatal("composite encodings collide")
+	}
+}
+
+// TestOrderRandom compares Latest with a naive replay of the ordering
+// rules on random streams: parts whose timestamps ascend or not, overlap
+// or not, with and without change sequences (some null), ties, LOAD parts
+// first. The winner of a key is the change with the greatest (CDC over
+// LOAD, order value, part, row), the order value being the change sequence
+// left-padded to 40 digits after "~" where the row has one, else the
+// timestamp.
+func TestOrderRandom(t *testing.T) {
+	for seed := int64(1); seed <= 300; seed++ {
+		r := rand.New(rand.NewSource(seed))
+		var parts []dedupe.Part
+		type cand struct {
+			load      bool
+			order     string
+			part, row int
+			value     string
+			op        byte
+		}
+		best := map[int64]cand{}
+		better := func(a, b cand) bool { // a after b in stream order
+			if a.load != b.load {
+				return !a.load
+			}
+			return a.order >= b.order
+		}
+		nparts := 1 + r.Intn(6)
+		loads := r.Intn(3)
+		base := 1000
+		for pi := 0; pi < nparts; pi++ {
+			load := pi < loads
+			withSeq := !load && r.Intn(3) == 0
+			var rows []change
+			n := 1 + r.Intn(30)
+			ascending := r.Intn(2) == 0
+			if r.Intn(3) == 0 {
+				base -= r.Intn(20) // overlaps the part before
+			}
+			for i := 0; i < n; i++ {
+				ts := base + r.Intn(15)
+				if ascending {
+					base += r.Intn(3)
+					ts = base
+				}
+				c := change{id: int64(r.Intn(12)), v: fmt.Sprintf("p%d-r%d", pi, i), ts: fmt.Sprintf("2026-05-10 10:%02d:%02d.000000", ts/60%60, ts%60), op: []byte{I, U, D}[r.Intn(3)]}
+				if load {
+					c.op = I
+				}
+				if withSeq && r.Intn(4) != 0 {
+					c.seq = fmt.Sprint(r.Intn(5000))
+				}
+				rows = append(rows, c)
+				order := c.ts
+				if c.seq != "" {
+					order = "~" + strings.Repeat("0", 40-len(c.seq)) + c.seq
+				}
+				if load {
+					order = ""
+				}
+				cd := cand{load: load, order: order, part: pi, row: i, value: c.v, op: c.op}
+				if cur, ok := best[c.id]; !ok || better(cd, cur) {
+					best[c.id] = cd
+				}
+			}
+			parts = append(parts, part(t, fmt.Sprintf("p%d", pi), load, withSeq, rows...))
+		}
+		got, dels := latest(t, parts...)
+		want := map[int64]string{}
+		var wantDels int64
+		for k, c := range best {
+			if c.op == D {
+				wantDels++
+			} else {
+				want[k] = c.value
+			}
+		}
+		if dels != wantDels || len(got) != len(want) {
+			t.Fatalf("seed %d: %d upserts, %d deletes; want %d, %d", seed, len(got), dels, len(want), wantDels)
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Fatalf("seed %d: key %d = %q, want %q", seed, k, got[k], v)
+			}
+		}
+		for _, p := range parts {
+			p.Record.Release()
+		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"runtime"
 	"slices"
 	"strconv"
@@ -402,6 +401,18 @@ func writePositionDeletes(ctx context.Context, tbl *table.Table, deletes map[str
 	return done, nil
 }
 
+// posDeletePathDictType and posDeleteWriteSchema are how a position
+// delete file's records are given to the Parquet writer: file_path as a
+// dictionary of strings (the files hold plain strings, and carry no Arrow
+// schema that would say otherwise).
+var (
+	posDeletePathDictType = &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
+	posDeleteWriteSchema  = arrow.NewSchema([]arrow.Field{
+		{Name: "file_path", Type: posDeletePathDictType, Metadata: posDeleteArrowSchema.Field(0).Metadata},
+		posDeleteArrowSchema.Field(1),
+	}, nil)
+)
+
 // posDeleteWriterProps: the file_path column holds one value, a dictionary
 // of one entry; pos is all distinct and ascending, where delta encoding
 // stores about a byte a row and dictionary encoding only costs time.
@@ -416,25 +427,26 @@ var posDeleteWriterProps = []parquet.WriterProperty{
 func writePositionDeleteFile(tbl *table.Table, wfs iceio.WriteFileIO, loc string, data iceberg.DataFile, pos []int64, mem memory.Allocator) (iceberg.DataFile, error) {
 	dataPath := data.FilePath()
 	slices.Sort(pos)
-	// The file_path column is the same string in every row: its buffers
-	// are built directly rather than appended value by value.
+	// The file_path column is the same string in every row: it is given
+	// as a dictionary of that one value, whose indices arrow-go writes as
+	// they are (no copy of the path per row, no hashing of each one).
 	n := len(pos)
-	if int64(n)*int64(len(dataPath)) > math.MaxInt32 {
-		return nil, fmt.Errorf("too many positions (%d) for one position delete file of %s", n, dataPath)
-	}
-	offsets := make([]int32, n+1)
-	for i := range offsets {
-		offsets[i] = int32(i * len(dataPath))
-	}
-	pathData := array.NewData(arrow.BinaryTypes.String, n, []*memory.Buffer{nil,
-		memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(offsets)),
-		memory.NewBufferBytes([]byte(strings.Repeat(dataPath, n)))}, nil, 0, 0)
+	paths := array.NewStringBuilder(mem)
+	paths.Append(dataPath)
+	dict := paths.NewArray()
+	paths.Release()
+	zeros := make([]int32, n)
+	idxData := array.NewData(arrow.PrimitiveTypes.Int32, n, []*memory.Buffer{nil,
+		memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(zeros))}, nil, 0, 0)
+	indices := array.MakeFromData(idxData)
+	idxData.Release()
 	posData := array.NewData(arrow.PrimitiveTypes.Int64, n, []*memory.Buffer{nil,
 		memory.NewBufferBytes(arrow.Int64Traits.CastToBytes(pos))}, nil, 0, 0)
-	cols := []arrow.Array{array.MakeFromData(pathData), array.MakeFromData(posData)}
-	pathData.Release()
+	cols := []arrow.Array{array.NewDictionaryArray(posDeletePathDictType, indices, dict), array.MakeFromData(posData)}
+	indices.Release()
+	dict.Release()
 	posData.Release()
-	rec := array.NewRecordBatch(posDeleteArrowSchema, cols, int64(n))
+	rec := array.NewRecordBatch(posDeleteWriteSchema, cols, int64(n))
 	cols[0].Release()
 	cols[1].Release()
 	size, err := writeParquetRecord(wfs, loc, rec, mem, posDeleteWriterProps...)
