@@ -401,10 +401,19 @@ func valueString(col arrow.Array, width int) func(int) (string, bool) {
 			return s, true
 		}
 	case *array.Dictionary:
-		// Order columns are read plain (merge's plainColumns); should
-		// one arrive as a dictionary, it still orders by its values.
-		plain := dictcol.Decode(c, memory.DefaultAllocator)
-		return valueString(plain, width)
+		// A string column DMS dictionary-encoded, kept so by the reader
+		// (internal/dictcol): each row's value is its dictionary entry.
+		values, ok := c.Dictionary().(*array.String)
+		if !ok {
+			return valueString(dictcol.Decode(c, memory.DefaultAllocator), width)
+		}
+		str := valueString(values, width)
+		return func(i int) (string, bool) {
+			if c.IsNull(i) {
+				return "", false
+			}
+			return str(c.GetValueIndex(i))
+		}
 	case *array.Decimal128, *array.Int64, *array.Int32, *array.Timestamp:
 		enc, _ := ColumnEncoder(c)
 		return func(i int) (string, bool) {

@@ -250,7 +250,13 @@ func TestOrderRandom(t *testing.T) {
 					best[c.id] = cd
 				}
 			}
-			parts = append(parts, part(t, fmt.Sprintf("p%d", pi), load, withSeq, rows...))
+			p := part(t, fmt.Sprintf("p%d", pi), load, withSeq, rows...)
+			if r.Intn(2) == 0 {
+				// The order columns as the reader keeps DMS's
+				// dictionary-encoded strings.
+				p.Record = asDictionaries(t, p.Record, r)
+			}
+			parts = append(parts, p)
 		}
 		got, dels := latest(t, parts...)
 		want := map[int64]string{}
@@ -274,4 +280,56 @@ func TestOrderRandom(t *testing.T) {
 			p.Record.Release()
 		}
 	}
+}
+
+// asDictionaries returns rec (released) with its string columns but the
+// first two as dictionary arrays whose dictionaries list the values in a
+// random order.
+func asDictionaries(t *testing.T, rec arrow.RecordBatch, r *rand.Rand) arrow.RecordBatch {
+	t.Helper()
+	defer rec.Release()
+	fields := append([]arrow.Field(nil), rec.Schema().Fields()...)
+	cols := make([]arrow.Array, rec.NumCols())
+	for i, c := range rec.Columns() {
+		s, ok := c.(*array.String)
+		if i < 2 || !ok {
+			c.Retain()
+			cols[i] = c
+			continue
+		}
+		var distinct []string
+		seen := map[string]int32{}
+		for j := 0; j < s.Len(); j++ {
+			if _, dup := seen[s.Value(j)]; !dup && s.IsValid(j) {
+				seen[s.Value(j)] = 0
+				distinct = append(distinct, s.Value(j))
+			}
+		}
+		r.Shuffle(len(distinct), func(a, b int) { distinct[a], distinct[b] = distinct[b], distinct[a] })
+		vb := array.NewStringBuilder(memory.DefaultAllocator)
+		for k, v := range distinct {
+			seen[v] = int32(k)
+			vb.Append(v)
+		}
+		ib := array.NewInt32Builder(memory.DefaultAllocator)
+		for j := 0; j < s.Len(); j++ {
+			if s.IsNull(j) {
+				ib.AppendNull()
+			} else {
+				ib.Append(seen[s.Value(j)])
+			}
+		}
+		values, idx := vb.NewArray(), ib.NewArray()
+		cols[i] = array.NewDictionaryArray(&arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}, idx, values)
+		fields[i].Type = cols[i].DataType()
+		values.Release()
+		idx.Release()
+		vb.Release()
+		ib.Release()
+	}
+	out := array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, rec.NumRows())
+	for _, c := range cols {
+		c.Release()
+	}
+	return out
 }

@@ -9,9 +9,10 @@
 //	           delete files -> commit + checkpoint
 //
 // Decoding keeps DMS's dictionary-encoded string columns as dictionaries
-// (internal/dictcol) all the way to the writer, except the key and, in
-// CDC files, the timestamp and change sequence columns (plainColumns):
-// those are validated and compared value by value.
+// (internal/dictcol) all the way to the writer, except the key, which is
+// hashed and compared row by row; validation and dedupe read the other
+// columns they need (the DMS timestamp, the change sequence) through the
+// dictionary, judging each distinct timestamp once.
 //
 // # Copy-on-write
 //

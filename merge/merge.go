@@ -817,17 +817,38 @@ func validateRows(decoded []*reader.Decoded, key []string, tsCol string) error {
 type rowProblem struct{ msg, hint string }
 
 // firstBadRow reports the first row of column i of d that is null (null
-// says why that is wrong) or whose string value bad rejects.
+// says why that is wrong) or whose string value bad rejects. A column kept
+// as a dictionary (internal/dictcol) has each distinct value judged once.
 func firstBadRow(d *reader.Decoded, i int, null rowProblem, bad func(string) rowProblem) error {
 	col := d.Record.Column(i)
-	str, isStr := col.(*array.String)
+	var value func(r int) rowProblem
+	switch c := col.(type) {
+	case *array.String:
+		value = func(r int) rowProblem { return bad(c.Value(r)) }
+	case *array.Dictionary:
+		if values, ok := c.Dictionary().(*array.String); ok {
+			judged := make([]*rowProblem, values.Len())
+			value = func(r int) rowProblem {
+				k := c.GetValueIndex(r)
+				if judged[k] == nil {
+					p := bad(values.Value(k))
+					judged[k] = &p
+				}
+				return *judged[k]
+			}
+		}
+	}
+	noNulls := col.NullN() == 0
+	if noNulls && value == nil {
+		return nil
+	}
 	for r := 0; r < col.Len(); r++ {
 		var p rowProblem
 		switch {
-		case col.IsNull(r):
+		case !noNulls && col.IsNull(r):
 			p = null
-		case isStr:
-			p = bad(str.Value(r))
+		case value != nil:
+			p = value(r)
 		}
 		if p.msg != "" {
 			return &reader.FileError{Path: d.File.Path, Row: d.FirstRow + int64(r), Column: d.Record.Schema().Field(i).Name, Msg: p.msg, Hint: p.hint}
@@ -1001,7 +1022,9 @@ func (b *batchRun) read(ctx context.Context, tbl *table.Table, files []reader.Fi
 				if b.part != nil {
 					rows = b.part.rows
 				}
-				out[i], errs[i] = reader.ReadParquet(ctx, src, f, reader.ReadOptions{RowGroups: rows, Dictionaries: true, Plain: b.plainColumns(f)}, b.opt.Mem)
+				// Only the key is read plain: it is hashed and compared
+				// row by row (see internal/dictcol).
+				out[i], errs[i] = reader.ReadParquet(ctx, src, f, reader.ReadOptions{RowGroups: rows, Dictionaries: true, Plain: b.key}, b.opt.Mem)
 			}
 			if out[i] != nil && out[i].Digest == "" {
 				// A reader that digests on its own (the shared CDC
@@ -1030,22 +1053,6 @@ func (b *batchRun) read(ctx context.Context, tbl *table.Table, files []reader.Fi
 		return out, e
 	}
 	return out, nil
-}
-
-// plainColumns are the columns of f read as plain values even when DMS
-// dictionary-encoded them: those checked or compared row by row (the key,
-// and for CDC files the columns that order changes). The others may stay
-// dictionaries up to the data file writer (see internal/dictcol).
-func (b *batchRun) plainColumns(f reader.File) []string {
-	plain := append([]string(nil), b.key...)
-	if f.Kind == reader.CDC {
-		ts := b.opt.TimestampColumn
-		if ts == "" {
-			ts = DefaultTimestampColumn
-		}
-		plain = append(plain, ts, dedupe.ChangeSeqColumn)
-	}
-	return plain
 }
 
 // quarantine records that a file is skipped, and why.

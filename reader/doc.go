@@ -32,9 +32,9 @@
 // timestamp column included, stays. ReadParquet can keep string and
 // binary columns whose pages DMS dictionary-encoded as Arrow dictionary
 // arrays (ReadOptions.Dictionaries, internal/dictcol): merge asks for it
-// for every column but the key and, in CDC files, the columns that order
-// changes, so that low-cardinality columns reach the writer without their
-// values being copied row by row. docs/types.md lists, for each source
+// for every column but the key, so that low-cardinality columns (and DMS
+// timestamps, shared by the rows of a transaction) reach the writer
+// without their values being copied row by row. docs/types.md lists, for each source
 // database type, what DMS writes and the type and value read; its rows are
 // checked by TestDocumentedTypes.
 //

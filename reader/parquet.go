@@ -191,8 +191,7 @@ type ReadOptions struct {
 	// plain: a dictionary of it would have to hash every value.
 	Dictionaries bool
 	// Plain names the columns (case-insensitively) always read plain:
-	// those validated or compared value by value (keys, the columns that
-	// order changes).
+	// those hashed or compared value by value (the key).
 	Plain []string
 }
 

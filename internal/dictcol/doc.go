@@ -13,9 +13,10 @@
 // Invariants:
 //   - a dictionary column stands for the plain column of its value type:
 //     same rows, same nulls, same values; only the representation differs;
-//   - only columns nothing inspects value by value travel as dictionaries
-//     (never key columns, never the columns that order changes); every
-//     consumer that needs plain values calls Decode or Plain first;
+//   - key columns never travel as dictionaries (they are hashed and
+//     compared row by row); a consumer that reads other columns' values
+//     either reads them through the dictionary (dedupe's order values,
+//     merge's timestamp validation) or calls Decode or Plain first;
 //   - Is accepts exactly the dictionaries Decode can undo (int32 indices,
 //     string or binary values).
 package dictcol
