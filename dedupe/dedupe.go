@@ -3,6 +3,7 @@ package dedupe
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -108,68 +109,171 @@ type RowError = reader.FileError
 // Latest computes the latest change per key over parts, which must be in
 // stream order.
 func Latest(ctx context.Context, parts []Part, opt Options, mem memory.Allocator) (*Result, error) {
-	if len(opt.Key) == 0 {
-		return nil, fmt.Errorf("no key columns")
-	}
 	total := 0
 	for _, p := range parts {
 		total += int(p.Record.NumRows())
 	}
-	var keys *KeySet
-	if fixedWidthKey(parts, opt.Key) {
-		keys = NewFixedKeySet(total)
-	} else {
-		keys = NewKeySet(total)
+	s, err := NewScan(opt, FixedWidthKey(parts, opt.Key), total)
+	if err != nil {
+		return nil, err
 	}
-	wins := make([]winner, 0, total)
+	for _, p := range parts {
+		if err := s.Add(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	return s.Result(ctx, parts, mem)
+}
+
+// Scan picks the latest change per key one part at a time, in stream
+// order, so that a caller can feed it files as they are decoded (while
+// later ones still are); Result then builds the output from the same parts
+// conformed to the table's schema. Parts given to Add are only read during
+// the call.
+type Scan struct {
+	opt     Options
+	fixed   bool
+	keys    *KeySet
+	wins    []winner
+	orders  []func(int) string
+	spans   []orderSpan
+	added   []scanned
+	changes int64
+	buf     []byte
+}
+
+// scanned is what Result checks a part against: the same file, rows and
+// types of the columns the scan read (key and order columns), whose
+// encodings the winners and the key set depend on.
+type scanned struct {
+	path  string
+	rows  int64
+	types []arrow.DataType
+}
+
+// ErrScanMismatch: the parts given to Result are not the ones scanned, or
+// their key or order columns have other types.
+var ErrScanMismatch = errors.New("dedupe: the parts differ from the ones scanned")
+
+// NewScan starts a scan; fixed says whether the key is one column of an
+// 8-byte encoding in every part (see fixedWidthKey), capacity how many
+// rows to expect (the key set grows beyond it).
+func NewScan(opt Options, fixed bool, capacity int) (*Scan, error) {
+	if len(opt.Key) == 0 {
+		return nil, fmt.Errorf("no key columns")
+	}
+	s := &Scan{opt: opt, fixed: fixed}
+	if fixed {
+		s.keys = NewFixedKeySet(capacity)
+	} else {
+		s.keys = NewKeySet(capacity)
+	}
+	s.wins = make([]winner, 0, capacity)
+	return s, nil
+}
+
+// Add scans the next part of the stream.
+func (s *Scan) Add(ctx context.Context, p Part) error {
+	pi := len(s.added)
+	rec := p.Record
+	idx, err := columnIndexes(rec.Schema(), s.opt.Key)
+	if err != nil {
+		return &RowError{Path: p.Path, Row: -1, Column: err.Error(), Msg: "key column missing",
+			Hint: "check --key for this table; DMS writes every column of the source table into every file"}
+	}
+	if s.fixed && !FixedWidthKey([]Part{p}, s.opt.Key) {
+		return ErrScanMismatch // a key set of 8-byte keys cannot take this part's
+	}
+	enc, err := NewKeyEncoder(rec, idx)
+	if err != nil {
+		return &RowError{Path: p.Path, Row: -1, Msg: err.Error()}
+	}
+	order := orderFunc(rec, s.opt, p.Load)
+	n := int(rec.NumRows())
+	s.orders = append(s.orders, order)
+	s.spans = append(s.spans, spanOf(order, n))
+	s.added = append(s.added, scanned{path: p.Path, rows: rec.NumRows(), types: scanTypes(rec, idx, s.opt)})
+	s.changes += int64(n)
+	opt, keys := s.opt, s.keys
+	for i := 0; i < n; i++ {
+		if i&0xFFFF == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var null string
+		s.buf, null = enc.Append(s.buf[:0], i)
+		if null != "" {
+			return &RowError{Path: p.Path, Row: int64(i), Column: null, Msg: "key column is null",
+				Hint: "every row must carry its key; check that --key names the table's primary key"}
+		}
+		if isEmptyKey(enc, i) {
+			return &RowError{Path: p.Path, Row: int64(i), Column: opt.Key[0], Msg: "key is an empty string",
+				Hint: "an empty key cannot identify a row; check the source table and --key"}
+		}
+		w := winner{part: int32(pi), row: int32(i), op: p.Ops[i], load: p.Load}
+		k, added := keys.Add(s.buf)
+		if added {
+			s.wins = append(s.wins, w)
+			continue
+		}
+		if replaces(w, s.wins[k], s.orders, s.spans) {
+			s.wins[k] = w
+		}
+	}
+	return nil
+}
+
+// scanTypes are the types of rec's key columns (idx) and order columns
+// (nil for an order column rec lacks).
+func scanTypes(rec arrow.RecordBatch, idx []int, opt Options) []arrow.DataType {
+	var out []arrow.DataType
+	for _, i := range idx {
+		out = append(out, rec.Column(i).DataType())
+	}
+	for _, name := range []string{ChangeSeqColumn, opt.TimestampColumn} {
+		var t arrow.DataType
+		if i := reader.ColumnIndex(rec.Schema(), name); name != "" && i >= 0 {
+			t = rec.Column(i).DataType()
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// Result builds the latest changes from parts: the parts given to Add, in
+// the same order, or the same rows conformed to the table's schema (with
+// key and order columns of the same types: ErrScanMismatch otherwise).
+// The upserts are taken from parts.
+func (s *Scan) Result(ctx context.Context, parts []Part, mem memory.Allocator) (*Result, error) {
+	if len(parts) != len(s.added) {
+		return nil, ErrScanMismatch
+	}
 	encs := make([]*KeyEncoder, len(parts))
 	keyIdx := make([][]int, len(parts))
-	orders := make([]func(int) string, len(parts))
-	spans := make([]orderSpan, len(parts))
-	res := &Result{Keys: keys}
-	var buf []byte
 	for pi, p := range parts {
-		rec := p.Record
-		idx, err := columnIndexes(rec.Schema(), opt.Key)
-		if err != nil {
-			return nil, &RowError{Path: p.Path, Row: -1, Column: err.Error(), Msg: "key column missing",
-				Hint: "check --key for this table; DMS writes every column of the source table into every file"}
+		idx, err := columnIndexes(p.Record.Schema(), s.opt.Key)
+		if err != nil || p.Path != s.added[pi].path || p.Record.NumRows() != s.added[pi].rows {
+			return nil, ErrScanMismatch
 		}
-		enc, err := NewKeyEncoder(rec, idx)
+		// The same types (a dictionary stands for its values: order
+		// values read through it are the values).
+		types := scanTypes(p.Record, idx, s.opt)
+		if len(types) != len(s.added[pi].types) {
+			return nil, ErrScanMismatch
+		}
+		for i := range types {
+			if !arrow.TypeEqual(dictcol.ValueType(types[i]), dictcol.ValueType(s.added[pi].types[i])) {
+				return nil, ErrScanMismatch
+			}
+		}
+		enc, err := NewKeyEncoder(p.Record, idx)
 		if err != nil {
 			return nil, &RowError{Path: p.Path, Row: -1, Msg: err.Error()}
 		}
-		encs[pi] = enc
-		keyIdx[pi] = idx
-		orders[pi] = orderFunc(rec, opt, p.Load)
-		n := int(rec.NumRows())
-		spans[pi] = spanOf(orders[pi], n)
-		res.Changes += int64(n)
-		for i := 0; i < n; i++ {
-			if i&0xFFFF == 0 && ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			var null string
-			buf, null = enc.Append(buf[:0], i)
-			if null != "" {
-				return nil, &RowError{Path: p.Path, Row: int64(i), Column: null, Msg: "key column is null",
-					Hint: "every row must carry its key; check that --key names the table's primary key"}
-			}
-			if isEmptyKey(enc, i) {
-				return nil, &RowError{Path: p.Path, Row: int64(i), Column: opt.Key[0], Msg: "key is an empty string",
-					Hint: "an empty key cannot identify a row; check the source table and --key"}
-			}
-			w := winner{part: int32(pi), row: int32(i), op: p.Ops[i], load: p.Load}
-			k, added := keys.Add(buf)
-			if added {
-				wins = append(wins, w)
-				continue
-			}
-			if replaces(w, wins[k], orders, spans) {
-				wins[k] = w
-			}
-		}
+		encs[pi], keyIdx[pi] = enc, idx
 	}
+	s.orders = nil // they read the scanned records, which may be gone
+	keys, wins := s.keys, s.wins
+	res := &Result{Keys: keys, Changes: s.changes}
 	// Collect upsert rows per part.
 	takes := make([][]int32, len(parts))
 	res.deletes = make([]bool, len(wins))
@@ -314,9 +418,9 @@ func replaces(w, cur winner, orders []func(int) string, spans []orderSpan) bool 
 	return a >= b
 }
 
-// fixedWidthKey reports whether the key is one column whose encoding is
+// FixedWidthKey reports whether the key is one column whose encoding is
 // always 8 bytes (integers, dates, times, timestamps) in every part.
-func fixedWidthKey(parts []Part, key []string) bool {
+func FixedWidthKey(parts []Part, key []string) bool {
 	if len(key) != 1 || len(parts) == 0 {
 		return false
 	}

@@ -14,6 +14,13 @@
 // change replaces the current winner for its key when its (class, order
 // value) is greater than or equal to the winner's.
 //
+// Latest runs a Scan over the parts and builds the Result from them; a
+// caller may instead feed a Scan files as they are decoded (Add, in stream
+// order) and build the Result from the same rows conformed to the table's
+// schema (Result checks they are: ErrScanMismatch otherwise). Order values
+// of a part whose values never descend, or that all lie at or above an
+// earlier part's, are compared by their ranges (orderSpan), not row by row.
+//
 // The result is the set of keys the batch touches (every winner, whatever its
 // operation) and the rows to upsert (winners whose operation is I or U).
 // A D winner only deletes; a D of a key the table does not hold is a no-op.

@@ -8,6 +8,12 @@
 //	        -> plan (copy-on-write or merge-on-read) -> write data and
 //	           delete files -> commit + checkpoint
 //
+// Dedupe's scan (the one-core pass that picks each key's winner) runs
+// while the batch's files are still being decoded, file by file in stream
+// order (earlyScan); its result is used only when the conformed parts are
+// exactly the rows it scanned, with the same key and order column types,
+// and dedupe.Latest runs over the conformed parts otherwise.
+//
 // Decoding keeps DMS's dictionary-encoded string columns as dictionaries
 // (internal/dictcol) all the way to the writer, except the key, which is
 // hashed and compared row by row; validation and dedupe read the other

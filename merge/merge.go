@@ -540,6 +540,8 @@ type batchRun struct {
 	// createProps are table properties chosen from the data for a table
 	// this batch creates (newTableProperties); TableProperties win.
 	createProps map[string]string
+	// early is the dedupe scan run while the batch is read (earlyScan).
+	early *earlyScan
 }
 
 // apply runs one batch to its commit.
@@ -558,6 +560,9 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 	}
 	t0 := time.Now()
 	decoded, err := b.read(ctx, tbl, files)
+	// The early scan reads the decoded records: nothing below may drop or
+	// release one before it is done (it lags the read by a file or two).
+	b.early.wait()
 	defer func() {
 		for _, d := range decoded {
 			if d != nil {
@@ -634,7 +639,10 @@ func (b *batchRun) apply(ctx context.Context, tbl *table.Table, cp reader.Checkp
 		}
 	}
 	t0 = b.st.phase("schema", t0)
-	res, err := dedupe.Latest(ctx, parts, dedupe.Options{Key: b.key, TimestampColumn: tsCol}, b.opt.Mem)
+	res, err := b.early.result(ctx, parts, tsCol, b.opt.Mem)
+	if res == nil && err == nil {
+		res, err = dedupe.Latest(ctx, parts, dedupe.Options{Key: b.key, TimestampColumn: tsCol}, b.opt.Mem)
+	}
 	if err != nil {
 		return nil, cp, fmt.Errorf("table %s: %w", b.name, err)
 	}
@@ -1004,8 +1012,14 @@ func (b *batchRun) read(ctx context.Context, tbl *table.Table, files []reader.Fi
 	src := reader.NewDigestSource(b.src)
 	out := make([]*reader.Decoded, len(files))
 	errs := make([]error, len(files))
+	ready := make([]chan struct{}, len(files))
+	for i := range ready {
+		ready[i] = make(chan struct{})
+	}
+	b.early = b.startEarlyScan(ctx, files, out, ready)
 	parallel(len(files), 2, func() func(int) {
 		return func(i int) {
+			defer close(ready[i])
 			switch f := files[i]; {
 			case f.Format == reader.CSVChanges && b.opt.Shared == nil:
 				errs[i] = fmt.Errorf("file %s is a shared CDC file of an S3 source but no reader for those was set up", f.Path)
