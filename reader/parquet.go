@@ -291,6 +291,13 @@ func ReadParquet(ctx context.Context, src Source, f File, opt ReadOptions, mem m
 			return nil, &FileError{Path: f.Path, Row: -1, Column: fld.Name, Msg: "cannot assemble column", Err: err}
 		}
 		if strings.EqualFold(fld.Name, OpColumn) {
+			if dc, ok := col.(*array.Dictionary); ok {
+				if err := checkIndices(dc); err != nil {
+					col.Release()
+					return nil, &FileError{Path: f.Path, Row: -1, Column: fld.Name, Msg: "cannot decode (corrupt Parquet data)", Err: err,
+						Hint: "re-upload the file from DMS"}
+				}
+			}
 			ops, err := decodeOps(col, f.Path, fld.Name, d.FirstRow)
 			col.Release()
 			if err != nil {
@@ -358,9 +365,6 @@ columns:
 			continue // JSON, BSON, enums, decimals: read as they always are
 		}
 		name := c.Name()
-		if strings.EqualFold(name, OpColumn) {
-			continue
-		}
 		for _, p := range plain {
 			if strings.EqualFold(name, p) {
 				continue columns
@@ -428,11 +432,14 @@ func decodeOps(col arrow.Array, path, name string, firstRow int64) ([]byte, erro
 	case *array.Binary:
 		get = func(i int) string { return string(c.Value(i)) }
 	case *array.Dictionary:
-		dict, ok := c.Dictionary().(*array.String)
-		if !ok {
+		switch dict := c.Dictionary().(type) {
+		case *array.String:
+			get = func(i int) string { return dict.Value(c.GetValueIndex(i)) }
+		case *array.Binary:
+			get = func(i int) string { return string(dict.Value(c.GetValueIndex(i))) }
+		default:
 			return nil, &FileError{Path: path, Row: -1, Column: name, Msg: fmt.Sprintf("Op column has type %s; DMS writes it as a string of I, U or D", col.DataType())}
 		}
-		get = func(i int) string { return dict.Value(c.GetValueIndex(i)) }
 	default:
 		return nil, &FileError{Path: path, Row: -1, Column: name, Msg: fmt.Sprintf("Op column has type %s; DMS writes it as a string of I, U or D", col.DataType()),
 			Hint: "rename the column if it is not the DMS operation column"}

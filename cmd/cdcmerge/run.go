@@ -118,10 +118,20 @@ func parseCommon(name string, args []string, stderr io.Writer, extra ...func(*fl
 // GOMEMLIMIT is set) and returns the batch size: --batch-bytes, or a
 // sixteenth of the limit, since a batch's decoded and rewritten rows take
 // many times its compressed input size.
+//
+// Under a limit it also lets the heap grow to three times the live data
+// between collections (GOGC 200, unless GOGC is set): the limit, not
+// GOGC, is what bounds memory, and a merge allocates its batch's decoded
+// rows at a high rate. Measured on the bench's L merge-on-read merge
+// (1M changes, three interleaved runs each): 0.91-1.07 s -> 0.86-0.97 s
+// wall, 1.59-1.88 -> 1.45-1.67 CPU s; peak RSS 526-548 -> 572-597 MiB.
 func applyMemoryLimit(cfg *Config, log *slog.Logger) int64 {
 	limit := memoryLimit(cfg)
 	if os.Getenv("GOMEMLIMIT") == "" && limit > 0 {
 		debug.SetMemoryLimit(limit)
+		if os.Getenv("GOGC") == "" {
+			debug.SetGCPercent(gcPercentUnderLimit)
+		}
 	}
 	if cfg.BatchBytes > 0 {
 		return cfg.BatchBytes
@@ -131,6 +141,9 @@ func applyMemoryLimit(cfg *Config, log *slog.Logger) int64 {
 	}
 	return merge.DefaultBatchBytes
 }
+
+// gcPercentUnderLimit is the GOGC cdcmerge runs with under a memory limit.
+const gcPercentUnderLimit = 200
 
 // memoryLimit is --memory-limit in bytes (0: none).
 func memoryLimit(cfg *Config) int64 {
