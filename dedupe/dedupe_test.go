@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/cdcmerge/cdcmerge/dedupe"
+	"github.com/cdcmerge/cdcmerge/internal/testutil"
 	"github.com/cdcmerge/cdcmerge/reader"
 )
 
@@ -283,121 +284,24 @@ func TestOrderRandom(t *testing.T) {
 }
 
 // asDictionaries returns rec (released) with its string columns but the
-// first two as dictionary arrays whose dictionaries list the values in a
-// random order.
+// first two as dictionary arrays (testutil.AsDictionary).
 func asDictionaries(t *testing.T, rec arrow.RecordBatch, r *rand.Rand) arrow.RecordBatch {
 	t.Helper()
 	defer rec.Release()
 	fields := append([]arrow.Field(nil), rec.Schema().Fields()...)
 	cols := make([]arrow.Array, rec.NumCols())
 	for i, c := range rec.Columns() {
-		s, ok := c.(*array.String)
-		if i < 2 || !ok {
+		if i < 2 {
 			c.Retain()
 			cols[i] = c
 			continue
 		}
-		var distinct []string
-		seen := map[string]int32{}
-		for j := 0; j < s.Len(); j++ {
-			if _, dup := seen[s.Value(j)]; !dup && s.IsValid(j) {
-				seen[s.Value(j)] = 0
-				distinct = append(distinct, s.Value(j))
-			}
-		}
-		r.Shuffle(len(distinct), func(a, b int) { distinct[a], distinct[b] = distinct[b], distinct[a] })
-		vb := array.NewStringBuilder(memory.DefaultAllocator)
-		for k, v := range distinct {
-			seen[v] = int32(k)
-			vb.Append(v)
-		}
-		ib := array.NewInt32Builder(memory.DefaultAllocator)
-		for j := 0; j < s.Len(); j++ {
-			if s.IsNull(j) {
-				ib.AppendNull()
-			} else {
-				ib.Append(seen[s.Value(j)])
-			}
-		}
-		values, idx := vb.NewArray(), ib.NewArray()
-		cols[i] = array.NewDictionaryArray(&arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}, idx, values)
+		cols[i] = testutil.AsDictionary(c, r)
 		fields[i].Type = cols[i].DataType()
-		values.Release()
-		idx.Release()
-		vb.Release()
-		ib.Release()
 	}
 	out := array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, rec.NumRows())
 	for _, c := range cols {
 		c.Release()
 	}
 	return out
-}
-
-// TestScanResult: a Scan fed parts one by one gives Latest's result when
-// Result gets the same rows (here as conformed copies with dictionary
-// order columns), and ErrScanMismatch when the parts differ in number,
-// file, rows or the type of a key or order column.
-func TestScanResult(t *testing.T) {
-	ctx := context.Background()
-	r := rand.New(rand.NewSource(3))
-	mk := func() []dedupe.Part {
-		return []dedupe.Part{
-			part(t, "a", false, true, change{1, "a1", "2026-05-10 10:00:01.000000", "5", U}, change{2, "a2", "2026-05-10 10:00:02.000000", "", I}),
-			part(t, "b", false, true, change{1, "b1", "2026-05-10 10:00:00.000000", "", U}, change{3, "", "2026-05-10 10:00:03.000000", "", D}),
-		}
-	}
-	opt := dedupe.Options{Key: []string{"id"}, TimestampColumn: "commit_ts"}
-	scan := func(parts []dedupe.Part) *dedupe.Scan {
-		s, err := dedupe.NewScan(opt, dedupe.FixedWidthKey(parts, opt.Key), 4)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range parts {
-			if err := s.Add(ctx, p); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return s
-	}
-	scanned := mk()
-	conformed := mk()
-	for i := range conformed {
-		conformed[i].Record = asDictionaries(t, conformed[i].Record, r)
-	}
-	res, err := scan(scanned).Result(ctx, conformed, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[int64]string{}
-	for _, rec := range res.Upserts {
-		for i := 0; i < int(rec.NumRows()); i++ {
-			got[rec.Column(0).(*array.Int64).Value(i)] = rec.Column(1).(*array.String).Value(i)
-		}
-	}
-	res.Release()
-	want, dels := latest(t, mk()...)
-	if len(got) != len(want) || res.Deletes != dels || got[1] != "a1" {
-		t.Fatalf("scan result %v (%d deletes), Latest %v (%d deletes)", got, res.Deletes, want, dels)
-	}
-
-	// A key column of another type (int32 where the scan saw int64).
-	int32Key := mk()
-	for i, p := range int32Key {
-		col, err := reader.Convert(p.Record.Column(0), arrow.PrimitiveTypes.Int32, memory.DefaultAllocator)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fields := append([]arrow.Field(nil), p.Record.Schema().Fields()...)
-		fields[0].Type = arrow.PrimitiveTypes.Int32
-		cols := append([]arrow.Array{col}, p.Record.Columns()[1:]...)
-		int32Key[i].Record = array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, p.Record.NumRows())
-	}
-	renamed := mk()
-	renamed[1].Path = "c"
-	for name, parts := range map[string][]dedupe.Part{"fewer parts": mk()[:1], "another file": renamed, "fewer rows": {mk()[0], {Path: "b", Record: mk()[1].Record.NewSlice(0, 1), Ops: []byte{U}}}, "key type": int32Key} {
-		if _, err := scan(mk()).Result(ctx, parts, memory.DefaultAllocator); !errors.Is(err, dedupe.ErrScanMismatch) {
-			t.Errorf("%s: %v, want ErrScanMismatch", name, err)
-		}
-	}
 }

@@ -239,6 +239,9 @@ func intGetter(col arrow.Array) (func(int) int64, bool) {
 }
 
 func decodeDictionary(d *array.Dictionary, mem memory.Allocator) (arrow.Array, error) {
+	if dictcol.Is(d.DataType()) {
+		return dictcol.Decode(d, mem), nil // strings and binary, without a string per row
+	}
 	dict := d.Dictionary()
 	b := array.NewBuilder(mem, dict.DataType())
 	defer b.Release()

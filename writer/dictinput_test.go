@@ -8,68 +8,15 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 
 	"github.com/cdcmerge/cdcmerge/catalog"
 	"github.com/cdcmerge/cdcmerge/internal/dictcol"
+	"github.com/cdcmerge/cdcmerge/internal/testutil"
 	"github.com/cdcmerge/cdcmerge/writer"
 )
-
-// asDictionary returns col as a dictionary array (int32 indices) whose
-// dictionary holds its distinct values in a shuffled order plus values no
-// row uses, as a reader's dictionary of a whole file does for a slice of
-// it.
-func asDictionary(t *testing.T, col arrow.Array, r *rand.Rand) arrow.Array {
-	t.Helper()
-	bl := col.(interface {
-		arrow.Array
-		ValueStr(int) string
-	})
-	var distinct []string
-	index := map[string]int32{}
-	raw := func(i int) string {
-		switch c := col.(type) {
-		case *array.String:
-			return c.Value(i)
-		case *array.Binary:
-			return string(c.Value(i))
-		}
-		t.Fatalf("type %s", col.DataType())
-		return ""
-	}
-	for i := 0; i < bl.Len(); i++ {
-		if !bl.IsNull(i) {
-			if _, ok := index[raw(i)]; !ok {
-				index[raw(i)] = 0
-				distinct = append(distinct, raw(i))
-			}
-		}
-	}
-	distinct = append(distinct, "unused-1", "unused-2")
-	r.Shuffle(len(distinct), func(i, j int) { distinct[i], distinct[j] = distinct[j], distinct[i] })
-	values := array.NewBinaryBuilder(memory.DefaultAllocator, col.DataType().(arrow.BinaryDataType))
-	defer values.Release()
-	for k, v := range distinct {
-		index[v] = int32(k)
-		values.Append([]byte(v))
-	}
-	idx := array.NewInt32Builder(memory.DefaultAllocator)
-	defer idx.Release()
-	for i := 0; i < col.Len(); i++ {
-		if col.IsNull(i) {
-			idx.AppendNull()
-			continue
-		}
-		idx.Append(index[raw(i)])
-	}
-	dict, indices := values.NewArray(), idx.NewArray()
-	defer dict.Release()
-	defer indices.Release()
-	return array.NewDictionaryArray(&arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: col.DataType()}, indices, dict)
-}
 
 // withDictionaries returns rec with its string and binary columns as
 // dictionary arrays (and a schema saying so), for every other record
@@ -88,7 +35,7 @@ func withDictionaries(t *testing.T, recs []arrow.RecordBatch) []arrow.RecordBatc
 		for i, c := range rec.Columns() {
 			switch c.DataType().ID() {
 			case arrow.STRING, arrow.BINARY:
-				cols[i] = asDictionary(t, c, r)
+				cols[i] = testutil.AsDictionary(c, r)
 				fields[i].Type = cols[i].DataType()
 			default:
 				c.Retain()
